@@ -1,0 +1,88 @@
+"""Consumers as a struct of arrays: one numpy array per attribute, one element per consumer.
+
+A million consumers cost about a hundred bytes each (see `bytes_per_consumer`); no Python object
+exists per consumer. Segment, region, membership and awareness are drawn once from the
+``population`` stream, so every strategy of a run starts from the same people.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from omnisim.engine.streams import Streams
+from omnisim.scenario.schema import Scenario
+
+# The stage a consumer is in is the kind of their next pending event.
+WAIT_NEED, SEARCHING, TRAVELLING, FULFILMENT, CHURNED = 0, 1, 2, 3, 4
+STAGE_NAMES = (
+    "waiting_for_need",
+    "searching",
+    "travelling_to_store",
+    "fulfilment_and_use",
+    "churned",
+)
+
+
+def bytes_per_consumer(n_channels: int) -> int:
+    """Planned memory per consumer (bytes): state arrays, the pending event and headroom for
+    the per-bucket temporaries."""
+    state = 2 + 2 + 4 + 1 + 1 + 4 + 8 + 1 + 2 + 2 + 1 + 1 + 4 + 2 + 4 + 4 + 4 + 2 + 1
+    habits = 4 * n_channels
+    calendar = 12 * 2  # id + time, with room for the slot partition copy
+    return state + habits + calendar + 64
+
+
+class Population:
+    """Consumer state arrays (index = consumer id)."""
+
+    def __init__(self, sc: Scenario, streams: Streams, channel_names: tuple[str, ...]) -> None:
+        n = sc.market.consumers
+        self.n = n
+        ids = np.arange(n, dtype=np.int64)
+        u_seg, u_reg = streams.uniform2("population", ids, 0, 0)
+        u_aware, u_member = streams.uniform2("population", ids, 0, 1)
+        del u_aware  # slot kept for a future per-consumer awareness draw
+        shares = np.array([s.share for s in sc.segments], dtype=np.float64)
+        cum = np.cumsum(shares / shares.sum())
+        cum[-1] = 1.0
+        self.segment = np.searchsorted(cum, u_seg, side="right").astype(np.int16)
+        region_names = [r.name for r in sc.market.regions]
+        pop_shares = np.array([r.population_share for r in sc.market.regions])
+        self.region = np.zeros(n, dtype=np.int16)
+        self.awareness = np.zeros(n, dtype=np.float32)
+        self.member = np.zeros(n, dtype=bool)
+        self.habit = np.zeros((n, len(channel_names)), dtype=np.float32)
+        for si, s in enumerate(sc.segments):
+            mine = self.segment == si
+            w = (
+                np.array([s.region_mix.get(r, 0.0) for r in region_names])
+                if s.region_mix
+                else pop_shares
+            )
+            rc = np.cumsum(w / w.sum())
+            rc[-1] = 1.0
+            self.region[mine] = np.searchsorted(rc, u_reg[mine], side="right")
+            self.awareness[mine] = s.awareness
+            self.member[mine] = u_member[mine] < s.membership_share
+            row = np.array([s.habits.get(c, 0.0) for c in channel_names], dtype=np.float32)
+            self.habit[mine] = row
+        self.stage = np.full(n, WAIT_NEED, dtype=np.int8)
+        # Journey state.
+        self.journey = np.zeros(n, dtype=np.uint32)  # needs so far (the draw counter)
+        self.tau_next = np.zeros(n)  # operational time of the next need
+        self.channel = np.full(n, -1, dtype=np.int8)
+        self.node = np.full(n, -1, dtype=np.int16)
+        self.failed = np.zeros(n, dtype=np.uint16)  # bit c: channel c failed this journey
+        self.switches = np.zeros(n, dtype=np.uint8)
+        self.stockouts_met = np.zeros(n, dtype=np.uint8)
+        self.min_price = np.zeros(n, dtype=np.float32)
+        self.units = np.zeros(n, dtype=np.int16)
+        self.paid = np.zeros(n, dtype=np.float32)
+        self.queue_days = np.zeros(n, dtype=np.float32)
+        self.late_days = np.zeros(n, dtype=np.float32)
+        self.purchases_in_window = np.zeros(n, dtype=np.uint16)
+        self.ever_bought = np.zeros(n, dtype=bool)
+
+    def stage_counts(self) -> np.ndarray:
+        """Consumers per stage (sums to the population: each is in exactly one)."""
+        return np.bincount(self.stage, minlength=len(STAGE_NAMES))

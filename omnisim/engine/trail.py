@@ -1,0 +1,144 @@
+"""The per-consumer event trail, streamed to Parquet in chunks.
+
+Rows are buffered as numpy arrays and written as a Parquet row group every
+``trail_chunk_rows`` rows, so a trail of a hundred million events never sits in memory. The
+file is written under a temporary name (not ending in ``.parquet``, so glob readers ignore it)
+and renamed into place only when the run finishes: a killed run leaves no half-written trail.
+
+Columns: ``replication`` (int16), ``time`` (days, float64), ``consumer`` (int32), ``event``
+(dictionary string), ``channel`` (dictionary string, null when none), ``node`` (dictionary
+string, null when none), ``units`` (int32), ``value`` (float64: price per unit for purchases,
+stars for reviews, satisfaction for use, channels considered for searches).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+EVENTS: tuple[str, ...] = (
+    "need",
+    "unaware",
+    "search",
+    "no_consideration",
+    "outside_choice",
+    "store_arrival",
+    "stockout",
+    "balk",
+    "switch",
+    "lost_sale",
+    "purchase",
+    "receive",
+    "use",
+    "review",
+    "churn",
+)
+EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
+
+_SCHEMA = pa.schema(
+    [
+        ("replication", pa.int16()),
+        ("time", pa.float64()),
+        ("consumer", pa.int32()),
+        ("event", pa.dictionary(pa.int8(), pa.string())),
+        ("channel", pa.dictionary(pa.int8(), pa.string())),
+        ("node", pa.dictionary(pa.int16(), pa.string())),
+        ("units", pa.int32()),
+        ("value", pa.float64()),
+    ]
+)
+
+
+class TrailWriter:
+    """Buffers trail rows and writes them to ``path`` in row groups."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        channels: tuple[str, ...],
+        nodes: tuple[str, ...],
+        chunk_rows: int,
+        replication: int = 0,
+    ) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(self.path.name + ".partial")
+        self.chunk_rows = int(chunk_rows)
+        self.replication = replication
+        self._events = pa.array(EVENTS, pa.string())
+        self._channels = pa.array(channels, pa.string())
+        self._nodes = pa.array(nodes, pa.string())
+        self._buf: list[tuple[np.ndarray, ...]] = []
+        self._rows = 0
+        self.rows_written = 0
+        self._writer = pq.ParquetWriter(self.tmp, _SCHEMA, compression="zstd")
+
+    def add(
+        self,
+        event: str,
+        t: np.ndarray,
+        consumer: np.ndarray,
+        channel: np.ndarray | int = -1,
+        node: np.ndarray | int = -1,
+        units: np.ndarray | int = 0,
+        value: np.ndarray | float = np.nan,
+    ) -> None:
+        n = len(t)
+        if n == 0:
+            return
+        full = lambda x, dt: np.broadcast_to(np.asarray(x, dtype=dt), (n,))  # noqa: E731
+        self._buf.append(
+            (
+                np.full(n, EVENT_CODE[event], dtype=np.int8),
+                np.asarray(t, dtype=np.float64),
+                np.asarray(consumer, dtype=np.int32),
+                full(channel, np.int8),
+                full(node, np.int16),
+                full(units, np.int32),
+                full(value, np.float64),
+            )
+        )
+        self._rows += n
+        if self._rows >= self.chunk_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buf:
+            return
+        cols = [np.concatenate(c) for c in zip(*self._buf, strict=True)]
+        self._buf, n = [], self._rows
+        self._rows = 0
+        ev, t, cons, ch, nd, units, value = cols
+        table = pa.table(
+            {
+                "replication": pa.array(np.full(n, self.replication, dtype=np.int16)),
+                "time": pa.array(t),
+                "consumer": pa.array(cons),
+                "event": pa.DictionaryArray.from_arrays(pa.array(ev), self._events),
+                "channel": pa.DictionaryArray.from_arrays(
+                    pa.array(ch, mask=ch < 0), self._channels
+                ),
+                "node": pa.DictionaryArray.from_arrays(pa.array(nd, mask=nd < 0), self._nodes),
+                "units": pa.array(units),
+                "value": pa.array(value, from_pandas=True),
+            },
+            schema=_SCHEMA,
+        )
+        self._writer.write_table(table)
+        self.rows_written += n
+
+    def close(self) -> None:
+        """Write what is buffered and move the file into place."""
+        self.flush()
+        self._writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop the partial file (on error or interruption)."""
+        try:
+            self._writer.close()
+        finally:
+            self.tmp.unlink(missing_ok=True)

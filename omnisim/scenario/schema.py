@@ -1,0 +1,585 @@
+"""Pydantic models of a scenario file: every field, its default, unit and meaning.
+
+These models are the single source of truth for the scenario language. ``omnisim schema`` prints
+their JSON Schema, ``docs/scenario.md`` describes them, and the engine reads nothing that is not
+declared here. Units are named in each description: times in days unless a field says hours or
+minutes, money in the scenario's currency, rates and shares as fractions in [0, 1].
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+PositiveFloat = Annotated[float, Field(gt=0.0)]
+NonNegFloat = Annotated[float, Field(ge=0.0)]
+
+
+class _Model(BaseModel):
+    """Base: unknown fields are errors (a typo must not silently fall back to a default)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+
+
+# --------------------------------------------------------------------------------------------
+# Geography and population
+
+
+class Region(_Model):
+    name: str = Field(description="Region (city) identifier, unique within the scenario.")
+    population_share: NonNegFloat = Field(
+        description="Share of the market's consumers living here; shares are normalised to 1."
+    )
+
+
+class Market(_Model):
+    consumers: Annotated[int, Field(ge=1)] = Field(
+        10_000, description="Number of simulated consumers (count)."
+    )
+    regions: list[Region] = Field(
+        default_factory=lambda: [Region(name="city", population_share=1.0)],
+        min_length=1,
+        description="Regions (cities) of the market.",
+    )
+    distance_days: dict[str, dict[str, NonNegFloat]] = Field(
+        default_factory=dict,
+        description=(
+            "Transport time between regions in days, as {from: {to: days}}; used for delivery "
+            "lead times and 'nearest node'. Missing pairs use `same_region_days` within a region "
+            "and `default_distance_days` across regions; the matrix is made symmetric."
+        ),
+    )
+    same_region_days: NonNegFloat = Field(
+        1.0, description="Transport time within one region when not given (days)."
+    )
+    default_distance_days: NonNegFloat = Field(
+        2.0, description="Transport time between two regions when not given (days)."
+    )
+
+
+class NeedDistribution(StrEnum):
+    gamma = "gamma"
+    lognormal = "lognormal"
+    exponential = "exponential"
+
+
+class NeedProcess(_Model):
+    mean_interval_days: PositiveFloat = Field(
+        30.0, description="Mean time between two needs of one consumer (days of base rate)."
+    )
+    cv: PositiveFloat = Field(
+        1.0,
+        description=(
+            "Coefficient of variation of the inter-need time (1 = Poisson-like; <1 regular "
+            "purchasers). Ignored for the exponential distribution."
+        ),
+    )
+    distribution: NeedDistribution = Field(
+        NeedDistribution.gamma, description="Distribution family of the inter-need time."
+    )
+    basket_mean_units: Annotated[float, Field(ge=1.0)] = Field(
+        1.0, description="Mean units per need; units = 1 + Poisson(mean - 1)."
+    )
+
+
+class Segment(_Model):
+    name: str = Field(description="Segment identifier.")
+    share: NonNegFloat = Field(description="Share of consumers in the segment (normalised to 1).")
+    need: NeedProcess = Field(default_factory=NeedProcess, description="The need process.")
+    price_sensitivity: NonNegFloat = Field(
+        2.0, description="Utility lost per unit of log(price / list price) (price elasticity)."
+    )
+    time_sensitivity: NonNegFloat = Field(
+        0.3, description="Utility lost per day of waiting for the goods (utility / day)."
+    )
+    rating_sensitivity: NonNegFloat = Field(
+        0.5, description="Utility gained per star of a channel's public rating above 3."
+    )
+    outside_utility: float = Field(
+        0.0,
+        description=(
+            "Utility of the outside option (a competitor or no purchase); higher means the "
+            "segment is harder to win."
+        ),
+    )
+    awareness: Fraction = Field(
+        0.6, description="Initial probability that a consumer knows the brand (fraction)."
+    )
+    habits: dict[str, Fraction] = Field(
+        default_factory=dict,
+        description="Initial channel habit (affinity in [0, 1]) per channel name; others 0.",
+    )
+    membership_share: Fraction = Field(
+        0.0, description="Share of the segment that starts as members of the brand's programme."
+    )
+    region_mix: dict[str, NonNegFloat] | None = Field(
+        None,
+        description=(
+            "Weights of the regions the segment lives in; omitted = the market's population "
+            "shares."
+        ),
+    )
+    search_hours: NonNegFloat = Field(
+        6.0, description="Mean time spent searching before deciding (hours, exponential)."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Product, channels and stock nodes
+
+
+class Product(_Model):
+    name: str = Field("product", description="Product (or product line) name.")
+    list_price: PositiveFloat = Field(
+        100.0, description="Recommended retail price (currency / unit); channel prices scale it."
+    )
+    unit_cost: NonNegFloat = Field(
+        40.0, description="Brand's cost to make and ship one unit (currency / unit)."
+    )
+
+
+class ChannelType(StrEnum):
+    own_store = "own_store"
+    dealer_store = "dealer_store"
+    own_online = "own_online"
+    platform = "platform"
+    livestream = "livestream"
+    phone_dm = "phone_dm"
+
+
+OFFLINE_TYPES = frozenset({ChannelType.own_store, ChannelType.dealer_store})
+
+
+class LivestreamSessions(_Model):
+    every_days: PositiveFloat = Field(7.0, description="Days between session starts.")
+    first_day: NonNegFloat = Field(0.0, description="Day of the first session.")
+    start_hour: Annotated[float, Field(ge=0.0, lt=24.0)] = Field(
+        20.0, description="Clock hour the session starts (hours, 0-24)."
+    )
+    duration_hours: PositiveFloat = Field(3.0, description="Session length (hours).")
+    discount: Fraction = Field(
+        0.15, description="Time-limited price cut during a session (fraction of the price)."
+    )
+
+
+class Channel(_Model):
+    name: str = Field(description="Channel identifier, unique; used in KPI names.")
+    type: ChannelType = Field(description="Channel type; offline types are served in stores.")
+    nodes: list[str] = Field(
+        min_length=1,
+        description=(
+            "Stock nodes that fulfil the channel: stores for offline types (a consumer visits "
+            "the stores of their own region), warehouses or stores for online types (the "
+            "nearest to the consumer's region ships)."
+        ),
+    )
+    price_index: PositiveFloat = Field(
+        1.0, description="Channel price as a multiple of the product's list price."
+    )
+    asc: float = Field(0.0, description="Alternative-specific constant in the choice utility.")
+    visibility: float = Field(
+        0.0,
+        description=(
+            "Log-odds that an aware consumer with no habit considers the channel when searching."
+        ),
+    )
+    reach: Fraction | dict[str, Fraction] = Field(
+        1.0,
+        description=(
+            "Share of consumers the channel reaches, overall or per region name. Offline "
+            "channels reach only regions where one of their stores stands."
+        ),
+    )
+    commission: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="Platform's commission on the price paid (fraction)."
+    )
+    intermediary_margin: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0,
+        description=(
+            "Share of the price kept by the dealer (dealer stores) or livestream host (fraction)."
+        ),
+    )
+    fixed_cost_per_day: NonNegFloat = Field(
+        0.0, description="Brand's fixed cost of running the channel (currency / day)."
+    )
+    order_cost: NonNegFloat = Field(
+        0.0, description="Brand's variable handling and delivery cost (currency / order)."
+    )
+    handling_days: NonNegFloat = Field(
+        0.5, description="Online: time to pick and dispatch an order (days)."
+    )
+    delivery_delay_days: NonNegFloat = Field(
+        0.3,
+        description=(
+            "Online: mean random delay on top of handling and transport (days, exponential)."
+        ),
+    )
+    promised_days: NonNegFloat | None = Field(
+        None,
+        description=(
+            "Online: delivery time the channel promises (days); late deliveries lower "
+            "satisfaction. Omitted = handling + transport + mean delay."
+        ),
+    )
+    travel_hours: NonNegFloat = Field(
+        0.5, description="Offline: mean time to reach the store (hours, exponential)."
+    )
+    service_quality: float = Field(
+        0.0, description="Satisfaction contribution of the channel's service (utility units)."
+    )
+    member_discount: Fraction = Field(
+        0.0, description="Price cut for members recognised by the channel (fraction)."
+    )
+    recognises_membership: bool = Field(
+        True, description="Whether members get their benefits in this channel."
+    )
+    sessions: LivestreamSessions | None = Field(
+        None, description="Livestream schedule; the channel is open only during sessions."
+    )
+
+    @model_validator(mode="after")
+    def _livestream_needs_sessions(self) -> Channel:
+        if self.type == ChannelType.livestream and self.sessions is None:
+            raise ValueError("a livestream channel needs `sessions`")
+        return self
+
+
+class ServiceDistribution(StrEnum):
+    exponential = "exponential"
+    deterministic = "deterministic"
+    lognormal = "lognormal"
+
+
+class StoreService(_Model):
+    servers: Annotated[int, Field(ge=1)] = Field(2, description="Sales staff serving at once.")
+    mean_service_minutes: PositiveFloat = Field(
+        10.0, description="Mean service time per customer (minutes)."
+    )
+    service_distribution: ServiceDistribution = Field(
+        ServiceDistribution.exponential, description="Service-time distribution family."
+    )
+    service_cv: NonNegFloat = Field(
+        1.0, description="Coefficient of variation of service time (lognormal only)."
+    )
+    open_hour: Annotated[float, Field(ge=0.0, le=24.0)] = Field(
+        10.0, description="Clock hour the store opens."
+    )
+    close_hour: Annotated[float, Field(ge=0.0, le=24.0)] = Field(
+        22.0, description="Clock hour the store closes (open 0 and close 24 = always open)."
+    )
+    waiting_room: Annotated[int, Field(ge=0)] | None = Field(
+        None,
+        description=(
+            "Most customers that can wait for service; a customer finding it full leaves. "
+            "Omitted = unlimited; 0 = no waiting (loss system)."
+        ),
+    )
+    patience_minutes: PositiveFloat | None = Field(
+        None,
+        description=(
+            "Mean patience (minutes, exponential): a customer balks when the wait they see "
+            "exceeds their patience. Omitted = everyone waits."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _hours(self) -> StoreService:
+        if self.close_hour <= self.open_hour:
+            raise ValueError("close_hour must be after open_hour")
+        return self
+
+
+class Replenishment(_Model):
+    review_days: PositiveFloat = Field(7.0, description="Days between stock reviews.")
+    lead_time_days: NonNegFloat = Field(
+        3.0, description="Days from placing a replenishment order to receiving it."
+    )
+    order_up_to: Annotated[int, Field(ge=0)] = Field(
+        200, description="Order-up-to level S: each review orders S minus stock position (units)."
+    )
+    reorder_point: Annotated[int, Field(ge=0)] | None = Field(
+        None,
+        description=(
+            "Reorder point s of an (s, S) policy: order only when the stock position is at or "
+            "below s. Omitted = always order up to S."
+        ),
+    )
+
+
+class StockNode(_Model):
+    name: str = Field(description="Node identifier, unique.")
+    kind: Literal["store", "warehouse"] = Field(description="Store (serves visitors) or warehouse.")
+    region: str = Field(description="Region the node stands in.")
+    initial_stock: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Units on hand at day 0; omitted = the order-up-to level."
+    )
+    replenishment: Replenishment = Field(
+        default_factory=Replenishment, description="Periodic replenishment from the brand."
+    )
+    holding_cost_per_unit_day: NonNegFloat = Field(
+        0.02, description="Cost of holding one unit for one day (currency / unit / day)."
+    )
+    order_fixed_cost: NonNegFloat = Field(
+        20.0, description="Fixed cost of one replenishment order (currency / order)."
+    )
+    service: StoreService | None = Field(
+        None, description="Service capacity; stores get the default if omitted."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Journey behaviour
+
+
+class ChoiceWeights(_Model):
+    habit: float = Field(1.5, description="Utility per unit of channel habit (0-1).")
+    awareness: float = Field(0.5, description="Utility per unit of brand awareness (0-1).")
+    promotion: float = Field(0.5, description="Utility bonus while a channel runs a promotion.")
+    member: float = Field(0.3, description="Utility bonus for a member in a recognising channel.")
+
+
+class ConsiderationWeights(_Model):
+    habit: float = Field(3.0, description="Log-odds of considering a channel per unit of habit.")
+
+
+class StockoutBehaviour(_Model):
+    switch_probability: Fraction = Field(
+        0.5,
+        description=(
+            "Probability that a consumer meeting a stock-out re-decides among the other "
+            "channels they considered; otherwise the sale is lost."
+        ),
+    )
+    max_switches: Annotated[int, Field(ge=0, le=8)] = Field(
+        2, description="Most channel switches in one journey."
+    )
+
+
+class Satisfaction(_Model):
+    base: float = Field(0.5, description="Satisfaction of a smooth purchase (utility units).")
+    price_gap_weight: NonNegFloat = Field(
+        2.0,
+        description=(
+            "Loss per unit of log(price paid / lowest price seen while searching): the "
+            "inconsistency penalty."
+        ),
+    )
+    lateness_weight: NonNegFloat = Field(
+        0.5, description="Loss per day a delivery is later than promised."
+    )
+    stockout_weight: NonNegFloat = Field(0.7, description="Loss per stock-out met in the journey.")
+    queue_weight: NonNegFloat = Field(0.3, description="Loss per hour waited in a store queue.")
+    noise_sd: NonNegFloat = Field(1.0, description="Standard deviation of idiosyncratic noise.")
+
+
+class Reviews(_Model):
+    post_probability: Fraction = Field(
+        0.1, description="Probability that a buyer posts a review of the channel."
+    )
+    prior_rating: Annotated[float, Field(ge=1.0, le=5.0)] = Field(
+        4.0, description="Prior mean of the public rating (stars)."
+    )
+    prior_weight: NonNegFloat = Field(
+        20.0, description="Weight of the prior, in reviews, in the Bayesian average rating."
+    )
+    stars_per_unit: PositiveFloat = Field(
+        1.0, description="Stars per unit of satisfaction around the midpoint of 3 stars."
+    )
+    use_days: NonNegFloat = Field(
+        7.0, description="Mean time from receiving the goods to reviewing them (days, exp.)."
+    )
+
+
+class HabitDynamics(_Model):
+    learning_rate: Fraction = Field(
+        0.2, description="Pull of the used channel's habit toward 1 after a purchase."
+    )
+    decay: Fraction = Field(0.05, description="Decay of the other channels' habits per purchase.")
+
+
+class Churn(_Model):
+    threshold: float = Field(
+        -1.0, description="Satisfaction below which a consumer may leave the brand."
+    )
+    probability: Fraction = Field(
+        0.3, description="Probability that a consumer below the threshold churns."
+    )
+
+
+class Journey(_Model):
+    choice: ChoiceWeights = Field(default_factory=ChoiceWeights, description="Logit weights.")
+    consideration: ConsiderationWeights = Field(
+        default_factory=ConsiderationWeights, description="Consideration-set weights."
+    )
+    stockout: StockoutBehaviour = Field(
+        default_factory=StockoutBehaviour, description="Reaction to stock-outs."
+    )
+    satisfaction: Satisfaction = Field(
+        default_factory=Satisfaction, description="Satisfaction after use."
+    )
+    reviews: Reviews = Field(default_factory=Reviews, description="Reviews and public rating.")
+    habits: HabitDynamics = Field(default_factory=HabitDynamics, description="Habit learning.")
+    churn: Churn = Field(default_factory=Churn, description="Churn after a bad experience.")
+    aware_after_purchase: bool = Field(
+        True, description="A buyer knows the brand from then on (awareness set to 1)."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Calendar: seasonality and promotions
+
+
+class Seasonality(_Model):
+    amplitude: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="Relative amplitude of the yearly need-rate cycle (fraction)."
+    )
+    peak_day: NonNegFloat = Field(0.0, description="Day of the year with the highest need rate.")
+
+
+class Promotion(_Model):
+    name: str = Field(description="Promotion identifier.")
+    start_day: NonNegFloat = Field(description="First day of the promotion (days).")
+    end_day: NonNegFloat = Field(description="Day the promotion ends (days, exclusive).")
+    discount: Fraction = Field(0.1, description="Price cut in the promoted channels (fraction).")
+    channels: list[str] | None = Field(
+        None, description="Channels that run it; omitted = every channel."
+    )
+    need_multiplier: PositiveFloat = Field(
+        1.0, description="Multiplier on every consumer's need rate while it runs."
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Promotion:
+        if self.end_day <= self.start_day:
+            raise ValueError("end_day must be after start_day")
+        return self
+
+
+# --------------------------------------------------------------------------------------------
+# Engine settings and the scenario
+
+
+class Engine(_Model):
+    bucket_hours: PositiveFloat = Field(
+        1.0,
+        description=(
+            "Width of the time bucket in which consumer stage events are advanced together "
+            "(hours). Smaller is closer to exact event order and slower."
+        ),
+    )
+    trail_chunk_rows: Annotated[int, Field(ge=1000)] = Field(
+        500_000, description="Rows buffered before a chunk of the event trail is written."
+    )
+    timeseries_days: PositiveFloat = Field(
+        7.0, description="Width of a period in the KPI time series (days)."
+    )
+    memory_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.8, description="Largest share of the machine's available memory a run may plan to use."
+    )
+
+
+class Scenario(_Model):
+    """One market and the brand's retail system; `strategies` are named overlays on it."""
+
+    name: str = Field(description="Scenario name, used in result folders and reports.")
+    description: str = Field("", description="Free text shown in reports.")
+    currency: str = Field("CNY", description="Currency of every money field.")
+    horizon_days: PositiveFloat = Field(365.0, description="Simulated time (days).")
+    warmup_days: NonNegFloat = Field(
+        0.0, description="Initial period excluded from every KPI (days)."
+    )
+    seed: Annotated[int, Field(ge=0)] = Field(0, description="Root random seed.")
+    replications: Annotated[int, Field(ge=1)] = Field(
+        5, description="Independent replications per run."
+    )
+    engine: Engine = Field(default_factory=Engine, description="Engine settings.")
+    market: Market = Field(default_factory=Market, description="Consumers and geography.")
+    product: Product = Field(default_factory=Product, description="The product sold.")
+    segments: list[Segment] = Field(min_length=1, description="Consumer segments.")
+    channels: list[Channel] = Field(min_length=1, description="Sales channels.")
+    nodes: list[StockNode] = Field(min_length=1, description="Stores and warehouses.")
+    journey: Journey = Field(default_factory=Journey, description="Journey behaviour.")
+    seasonality: Seasonality = Field(
+        default_factory=Seasonality, description="Yearly need cycle."
+    )
+    promotions: list[Promotion] = Field(default_factory=list, description="Promotions.")
+    strategies: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description=(
+            "Named overlays on this scenario: each is a partial scenario deep-merged onto it "
+            "(mappings merge, list items are matched by `name`)."
+        ),
+    )
+
+    def node_service(self, node: StockNode) -> StoreService | None:
+        """Service settings of a node: stores default to `StoreService()`, warehouses none."""
+        if node.kind == "store":
+            return node.service or StoreService()
+        return None
+
+
+Loc = tuple[str | int, ...]
+
+
+def cross_reference_problems(sc: Scenario) -> list[tuple[Loc, str]]:
+    """Problems a field-by-field validation cannot see: unknown or duplicate names, and
+    settings that contradict each other. Each problem carries the location of the field, in
+    pydantic's `loc` form (list items by index), so that the loader can name its line."""
+    out: list[tuple[Loc, str]] = []
+    if sc.warmup_days >= sc.horizon_days:
+        out.append((("warmup_days",), "must be shorter than horizon_days"))
+    regions = {r.name for r in sc.market.regions}
+    channels = {c.name for c in sc.channels}
+    nodes = {n.name: n for n in sc.nodes}
+    for field, items in (
+        (("market", "regions"), sc.market.regions),
+        (("channels",), sc.channels),
+        (("nodes",), sc.nodes),
+        (("segments",), sc.segments),
+        (("promotions",), sc.promotions),
+    ):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item.name in seen:
+                out.append(((*field, i, "name"), f"duplicate name {item.name!r}"))
+            seen.add(item.name)
+    if sum(r.population_share for r in sc.market.regions) <= 0:
+        out.append((("market", "regions"), "population shares sum to zero"))
+    if sum(s.share for s in sc.segments) <= 0:
+        out.append((("segments",), "shares sum to zero"))
+    for a, row in sc.market.distance_days.items():
+        if a not in regions:
+            out.append((("market", "distance_days", a), f"unknown region {a!r}"))
+        for b in row:
+            if b not in regions:
+                out.append((("market", "distance_days", a, b), f"unknown region {b!r}"))
+    for i, s in enumerate(sc.segments):
+        for c in s.habits:
+            if c not in channels:
+                out.append((("segments", i, "habits", c), f"unknown channel {c!r}"))
+        for r in s.region_mix or {}:
+            if r not in regions:
+                out.append((("segments", i, "region_mix", r), f"unknown region {r!r}"))
+    for i, n in enumerate(sc.nodes):
+        if n.region not in regions:
+            out.append((("nodes", i, "region"), f"unknown region {n.region!r}"))
+        if n.kind == "warehouse" and n.service is not None:
+            out.append((("nodes", i, "service"), "a warehouse serves no visitors"))
+    for i, c in enumerate(sc.channels):
+        for j, nn in enumerate(c.nodes):
+            if nn not in nodes:
+                out.append((("channels", i, "nodes", j), f"unknown node {nn!r}"))
+            elif c.type in OFFLINE_TYPES and nodes[nn].kind != "store":
+                out.append((("channels", i, "nodes", j), f"{nn!r} is a warehouse, not a store"))
+        if isinstance(c.reach, dict):
+            for r in c.reach:
+                if r not in regions:
+                    out.append((("channels", i, "reach", r), f"unknown region {r!r}"))
+    for i, p in enumerate(sc.promotions):
+        for j, c in enumerate(p.channels or []):
+            if c not in channels:
+                out.append((("promotions", i, "channels", j), f"unknown channel {c!r}"))
+    return out

@@ -1,0 +1,90 @@
+"""Stock at stores and warehouses, refilled by periodic review from the brand.
+
+Each node reviews its stock every ``review_days`` (first review at time 0). Its *stock position*
+is on-hand plus on-order units. An order-up-to policy orders ``S - position``; with a reorder
+point ``s`` (an (s, S) policy) it orders only when ``position <= s``. An order arrives after
+``lead_time_days``. Reviews and deliveries are ordinary SimPy processes. Consumers take stock
+first come, first served (see `omnisim.channels.service` and the journey's online orders); stock
+never goes negative: a shortfall is a stock-out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from omnisim.scenario.schema import Scenario
+
+
+class Inventory:
+    """On-hand and on-order units of every node, with replenishment processes."""
+
+    def __init__(self, sc: Scenario) -> None:
+        self.names = tuple(n.name for n in sc.nodes)
+        reps = [n.replenishment for n in sc.nodes]
+        self.order_up_to = np.array([r.order_up_to for r in reps], dtype=np.int64)
+        self.reorder_point = np.array(
+            [r.reorder_point if r.reorder_point is not None else -1 for r in reps],
+            dtype=np.int64,
+        )
+        self.review_days = np.array([r.review_days for r in reps])
+        self.lead_days = np.array([r.lead_time_days for r in reps])
+        self.stock = np.array(
+            [
+                n.initial_stock if n.initial_stock is not None else n.replenishment.order_up_to
+                for n in sc.nodes
+            ],
+            dtype=np.int64,
+        )
+        self.on_order = np.zeros(len(reps), dtype=np.int64)
+        self.initial = self.stock.copy()
+        self.delivered = np.zeros(len(reps), dtype=np.int64)  # units received, whole run
+        self.holding_rate = np.array([n.holding_cost_per_unit_day for n in sc.nodes])
+        self.order_cost = np.array([n.order_fixed_cost for n in sc.nodes])
+
+    def start(self, env: simpy.Environment, on_order_placed=None) -> None:
+        """Start one review process per node. ``on_order_placed(t, node, units)`` is called for
+        every replenishment order (the ledger records it)."""
+        for i in range(len(self.names)):
+            env.process(self._review(env, i, on_order_placed))
+
+    def _review(self, env: simpy.Environment, i: int, record) -> simpy.events.Event:
+        while True:
+            position = int(self.stock[i] + self.on_order[i])
+            s = int(self.reorder_point[i])
+            if s < 0 or position <= s:
+                q = int(self.order_up_to[i]) - position
+                if q > 0:
+                    self.on_order[i] += q
+                    if record is not None:
+                        record(env.now, i, q)
+                    env.process(self._deliver(env, i, q))
+            yield env.timeout(float(self.review_days[i]))
+
+    def _deliver(self, env: simpy.Environment, i: int, q: int) -> simpy.events.Event:
+        yield env.timeout(float(self.lead_days[i]))
+        self.on_order[i] -= q
+        self.stock[i] += q
+        self.delivered[i] += q
+
+    def take(self, nodes: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """Take stock first come, first served for orders in the given (time) order.
+
+        Returns the units each order gets: all it asks for while stock lasts, then the rest of
+        the stock to the first order that does not fit, then nothing."""
+        if len(nodes) == 0:
+            return np.zeros(0, dtype=np.int64)
+        order = np.argsort(nodes, kind="stable")
+        sn, su = nodes[order], units[order].astype(np.int64)
+        cum = np.cumsum(su)
+        first = np.ones(len(sn), dtype=bool)
+        first[1:] = sn[1:] != sn[:-1]
+        base = np.maximum.accumulate(np.where(first, np.arange(len(sn)), 0))
+        before = cum[base] - su[base]  # cumulative demand before each node's group
+        demand_before = cum - su - before
+        avail = np.maximum(self.stock[sn] - demand_before, 0)
+        got_sorted = np.minimum(su, avail)
+        got = np.empty_like(got_sorted)
+        got[order] = got_sorted
+        self.stock -= np.bincount(nodes, weights=got, minlength=len(self.stock)).astype(np.int64)
+        return got
