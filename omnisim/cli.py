@@ -153,13 +153,17 @@ def _print_summary(summary: dict, title: str, reps: int) -> None:
         if k is None or k["mean"] is None:
             continue
         lo, hi = k["ci95"]
-        table.add_row(name, f"{k['mean']:,.4g}", f"[{lo:,.4g}, {hi:,.4g}]")
+        table.add_row(name, _num(k["mean"]), f"[{_num(lo)}, {_num(hi)}]")
     shares = [n for n in summary if n.startswith("channel_share.")]
     for name in shares:
         k = summary[name]
         lo, hi = k["ci95"]
         table.add_row(name, f"{k['mean']:.1%}", f"[{lo:.1%}, {hi:.1%}]")
     out.print(table)
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
 @app.command()

@@ -1,9 +1,9 @@
 """Channels compiled into arrays: prices over time, reach, fulfilment nodes and lead times.
 
 The scenario's channel list becomes a `ChannelTable` of numpy arrays indexed by channel number,
-so that the journey evaluates every considered channel of a thousand consumers in one
-expression. Time-dependent terms (promotions, livestream sessions, store opening hours) are pure
-functions of the event time, so they are exact whatever the bucket width.
+read by the compiled journey kernel. Time-dependent terms (promotions, livestream sessions,
+store opening hours) are pure functions of the event time, so they are exact whatever the
+bucket width.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from omnisim.scenario.schema import OFFLINE_TYPES, ChannelType, Scenario
 
@@ -111,53 +112,103 @@ class ChannelTable:
         self.handling_days = f("handling_days")
         self.delivery_delay = f("delivery_delay_days")
 
-        # Promotions: piecewise-constant discount per channel.
-        self._promos = [
-            (
-                p.start_day,
-                p.end_day,
-                p.discount,
-                np.array([p.channels is None or name in p.channels for name in self.names]),
-            )
-            for p in sc.promotions
-        ]
-        # Livestream sessions.
-        self._sessions = [
-            (ci, c.sessions)
-            for ci, c in enumerate(chans)
-            if c.type == ChannelType.livestream and c.sessions is not None
-        ]
+        # Promotions: a price cut per channel while they run (cuts compound).
+        promos = sc.promotions
+        self.promo_start = np.array([p.start_day for p in promos], dtype=np.float64)
+        self.promo_end = np.array([p.end_day for p in promos], dtype=np.float64)
+        self.promo_discount = np.array([p.discount for p in promos], dtype=np.float64)
+        self.promo_mask = np.array(
+            [[p.channels is None or name in p.channels for name in self.names] for p in promos],
+            dtype=np.bool_,
+        ).reshape(len(promos), self.n)
+        # Livestream sessions: every `every` days from `start`, open for `duration` days.
+        self.session_every = np.zeros(self.n)
+        self.session_start = np.zeros(self.n)
+        self.session_duration = np.zeros(self.n)
+        self.session_discount = np.zeros(self.n)
+        for ci, c in enumerate(chans):
+            if c.type == ChannelType.livestream and c.sessions is not None:
+                ss = c.sessions
+                self.session_every[ci] = ss.every_days
+                self.session_start[ci] = ss.first_day + ss.start_hour / 24.0
+                self.session_duration[ci] = ss.duration_hours / 24.0
+                self.session_discount[ci] = ss.discount
 
     def index(self, name: str) -> int:
         return self.names.index(name)
 
-    def live(self, t: np.ndarray) -> np.ndarray:
-        """(n_events, C) bool: channel open at time t (livestreams only during sessions)."""
-        out = np.ones((len(t), self.n), dtype=bool)
-        for ci, s in self._sessions:
-            since = t - (s.first_day + s.start_hour / 24.0)
-            phase = np.mod(since, s.every_days)
-            out[:, ci] = (since >= 0) & (phase < s.duration_hours / 24.0)
-        return out
+    def params(self) -> tuple:
+        """The arrays the journey kernel reads, in the order it unpacks them."""
+        return (
+            self.price_index,
+            self.asc,
+            self.visibility,
+            self.commission,
+            self.intermediary_margin,
+            self.order_cost,
+            self.service_quality,
+            self.member_discount,
+            self.travel_days,
+            self.recognises,
+            self.offline,
+            self.reach,
+            self.store_first,
+            self.store_count,
+            self.store_flat,
+            self.ship_node,
+            self.expected_lead,
+            self.promised,
+            self.handling_days,
+            self.delivery_delay,
+            self.session_every,
+            self.session_start,
+            self.session_duration,
+            self.session_discount,
+            self.promo_start,
+            self.promo_end,
+            self.promo_discount,
+            self.promo_mask,
+        )
 
-    def discount(self, t: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Price cut (fraction) per event and channel at time t, and a promotion flag."""
-        disc = np.zeros((len(t), self.n))
-        promo = np.zeros((len(t), self.n), dtype=bool)
-        for start, end, d, mask in self._promos:
-            on = (t >= start) & (t < end)
-            if on.any():
-                hit = on[:, None] & mask[None, :]
-                disc = np.where(hit, 1.0 - (1.0 - disc) * (1.0 - d), disc)
-                promo |= hit
-        for ci, s in self._sessions:
-            on = live[:, ci]
-            disc[:, ci] = np.where(on, 1.0 - (1.0 - disc[:, ci]) * (1.0 - s.discount), disc[:, ci])
-        return disc, promo
 
-    def store_for(self, channels: np.ndarray, regions: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """The store a consumer visits for an offline channel: one of the channel's stores in
-        their region, fixed per consumer (a stable hash of the id spreads consumers evenly)."""
-        count = self.store_count[channels, regions]
-        pick = (ids.astype(np.int64) * 2654435761 >> 7) % np.maximum(count, 1)
-        return self.store_flat[self.store_first[channels, regions] + pick]
+@njit(cache=True)
+def is_open(ci: int, t: float, every: np.ndarray, start: np.ndarray, duration: np.ndarray) -> bool:
+    """Whether channel ``ci`` takes orders at ``t``: always, but a livestream only in a session."""
+    if every[ci] <= 0.0:
+        return True
+    since = t - start[ci]
+    return since >= 0.0 and (since % every[ci]) < duration[ci]
+
+
+@njit(cache=True)
+def price_cut(
+    ci: int,
+    t: float,
+    live: bool,
+    session_discount: np.ndarray,
+    promo_start: np.ndarray,
+    promo_end: np.ndarray,
+    promo_discount: np.ndarray,
+    promo_mask: np.ndarray,
+) -> tuple[float, bool]:
+    """(multiplier on the channel price, promotion running) at ``t``; cuts compound."""
+    factor = 1.0
+    promo = False
+    for k in range(len(promo_start)):
+        if promo_mask[k, ci] and promo_start[k] <= t < promo_end[k]:
+            factor *= 1.0 - promo_discount[k]
+            promo = True
+    if live and session_discount[ci] > 0.0:
+        factor *= 1.0 - session_discount[ci]
+    return factor, promo
+
+
+@njit(cache=True, inline="always")
+def store_for(
+    ci: int, region: int, cid: int, first: np.ndarray, count: np.ndarray, flat: np.ndarray
+) -> int:
+    """The store a consumer visits for offline channel ``ci``: one of the channel's stores in
+    their region, fixed per consumer (a multiplicative hash of the id spreads them evenly)."""
+    n = count[ci, region]
+    pick = ((cid * 2654435761) >> 7) % n if n > 0 else 0
+    return flat[first[ci, region] + pick]

@@ -12,15 +12,14 @@ Each store has ``c`` servers. A visitor arriving at time ``t``
 4. otherwise takes the units, starts service at ``t + W`` on the earliest-free server and leaves
    at ``t + W + S``.
 
-Visitors of one bucket are processed in time order per store, and stores in parallel: step ``k``
-handles the ``k``-th arrival at every store at once, so the order of service is exact.
+The journey kernel processes visitors one by one in time order, so the order of service is
+exact.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+from numba import njit
 
 from omnisim.scenario.schema import Scenario
 
@@ -28,16 +27,6 @@ MINUTES_PER_DAY = 1440.0
 
 # Reasons a visit ends without service.
 ADMITTED, STOCKOUT, FULL, BALKED = 0, 1, 2, 3
-
-
-@dataclass
-class VisitOutcome:
-    """Per-visitor result of `StoreQueues.visit` (arrays aligned with the input)."""
-
-    reason: np.ndarray  # ADMITTED, STOCKOUT, FULL or BALKED
-    units: np.ndarray  # units taken (0 unless admitted)
-    start: np.ndarray  # service start (days); nan unless admitted
-    end: np.ndarray  # service end (days); nan unless admitted
 
 
 class StoreQueues:
@@ -58,11 +47,12 @@ class StoreQueues:
         cv = np.array([s.service_cv if s else 0.0 for s in services])
         self.ln_sigma = np.sqrt(np.log1p(cv**2))
         self.ln_mu = np.log(np.maximum(self.mean_service, 1e-300)) - 0.5 * self.ln_sigma**2
-        self._kind = np.array(
+        self.kind = np.array(
             [
                 {None: 0, "exponential": 0, "deterministic": 1, "lognormal": 2}[d and d.value]
                 for d in self.dist
-            ]
+            ],
+            dtype=np.int64,
         )
         self.open_day = np.array([s.open_hour / 24.0 if s else 0.0 for s in services])
         self.close_day = np.array([s.close_hour / 24.0 if s else 1.0 for s in services])
@@ -84,90 +74,104 @@ class StoreQueues:
         self.served = np.zeros(n, dtype=np.int64)
         self.busy_time = np.zeros(n)
 
-    def service_times(self, nodes: np.ndarray, u: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Service times (days) at ``nodes`` from a uniform ``u`` and a normal ``z``."""
-        kind = self._kind[nodes]
-        mean = self.mean_service[nodes]
-        out = -np.log(u) * mean
-        det = kind == 1
-        out[det] = mean[det]
-        ln = kind == 2
-        if ln.any():
-            nd = nodes[ln]
-            out[ln] = np.exp(self.ln_mu[nd] + self.ln_sigma[nd] * z[ln])
-        return out
+    def params(self) -> tuple:
+        """The arrays the journey kernel reads and updates, in the order it unpacks them."""
+        return (
+            self.free_at,
+            self.mean_service,
+            self.kind,
+            self.ln_mu,
+            self.ln_sigma,
+            self.open_day,
+            self.close_day,
+            self.room,
+            self.patience,
+            self.ring,
+            self.ring_ptr,
+            self.served,
+            self.busy_time,
+        )
 
-    def arrival_time(self, nodes: np.ndarray, t: np.ndarray, u: np.ndarray) -> np.ndarray:
-        """When a visitor who sets off to arrive at ``t`` walks in: ``t`` during opening hours;
-        otherwise a uniformly spread moment (``u``) of the store's next opening period."""
-        o, c = self.open_day[nodes], self.close_day[nodes]
-        day = np.floor(t)
-        frac = t - day
-        is_open = (frac >= o) & (frac < c)
-        next_day = day + (frac >= c)
-        later = next_day + o + u * (c - o)
-        return np.where(is_open, t, later)
 
-    def visit(
-        self,
-        nodes: np.ndarray,
-        t: np.ndarray,
-        units: np.ndarray,
-        stock: np.ndarray,
-        service: np.ndarray,
-        patience_u: np.ndarray,
-    ) -> VisitOutcome:
-        """Process visitors (sorted by ``t``) at ``nodes``; updates ``stock`` in place.
+@njit(cache=True)
+def service_time(
+    node: int,
+    u: float,
+    z: float,
+    kind: np.ndarray,
+    mean: np.ndarray,
+    ln_mu: np.ndarray,
+    ln_sigma: np.ndarray,
+) -> float:
+    """A service time (days) at ``node`` from a uniform ``u`` and a standard normal ``z``."""
+    k = kind[node]
+    if k == 1:
+        return mean[node]
+    if k == 2:
+        return np.exp(ln_mu[node] + ln_sigma[node] * z)
+    return -np.log(u) * mean[node]
 
-        ``service`` are the visitors' service times (days) and ``patience_u`` uniforms for their
-        patience."""
-        m = len(nodes)
-        reason = np.full(m, ADMITTED, dtype=np.int8)
-        taken = np.zeros(m, dtype=np.int64)
-        start = np.full(m, np.nan)
-        end = np.full(m, np.nan)
-        if m == 0:
-            return VisitOutcome(reason, taken, start, end)
-        order = np.argsort(nodes, kind="stable")  # per store, time order kept
-        sn = nodes[order]
-        first = np.ones(m, dtype=bool)
-        first[1:] = sn[1:] != sn[:-1]
-        group_start = np.maximum.accumulate(np.where(first, np.arange(m), 0))
-        rank = np.arange(m) - group_start
-        by_rank = order[np.argsort(rank, kind="stable")]
-        counts = np.bincount(rank)
-        pos = 0
-        patience = -np.log(patience_u) * self.patience[nodes]
-        for cnt in counts.tolist():
-            idx = by_rank[pos : pos + cnt]
-            pos += cnt
-            nd = nodes[idx]
-            ti = t[idx]
-            have = stock[nd]
-            fa = self.free_at[nd]
-            srv = np.argmin(fa, axis=1)
-            earliest = fa[np.arange(cnt), srv]
-            wait = np.maximum(0.0, earliest - ti)
-            waiting = (self.ring[nd] > ti[:, None]).sum(axis=1)
-            full = (wait > 0) & (waiting >= self.room[nd])
-            balk = wait > patience[idx]
-            out = have <= 0
-            r = np.where(out, STOCKOUT, np.where(full, FULL, np.where(balk, BALKED, ADMITTED)))
-            reason[idx] = r
-            ok = r == ADMITTED
-            if not ok.any():
-                continue
-            a_idx, a_nd = idx[ok], nd[ok]
-            take = np.minimum(units[a_idx], have[ok])
-            s0 = ti[ok] + wait[ok]
-            s1 = s0 + service[a_idx]
-            self.free_at[a_nd, srv[ok]] = s1
-            self.ring[a_nd, self.ring_ptr[a_nd] % self.ring_width] = s0
-            self.ring_ptr[a_nd] += 1
-            stock[a_nd] -= take
-            taken[a_idx] = take
-            start[a_idx] = s0
-            end[a_idx] = s1
-            self.served[a_nd] += 1
-            self.busy_time[a_nd] += service[a_idx]
-        return VisitOutcome(reason, taken, start, end)
+
+@njit(cache=True)
+def arrival_time(
+    node: int, t: float, u: float, open_day: np.ndarray, close_day: np.ndarray
+) -> float:
+    """When a visitor who would arrive at ``t`` walks in: ``t`` during opening hours, else a
+    uniformly spread moment (``u``) of the store's next opening period."""
+    o, c = open_day[node], close_day[node]
+    day = np.floor(t)
+    frac = t - day
+    if o <= frac < c:
+        return t
+    next_day = day + 1.0 if frac >= c else day
+    return next_day + o + u * (c - o)
+
+
+@njit(cache=True)
+def visit(
+    node: int,
+    t: float,
+    units: int,
+    stock: np.ndarray,
+    service: float,
+    patience: float,
+    free_at: np.ndarray,
+    room: np.ndarray,
+    ring: np.ndarray,
+    ring_ptr: np.ndarray,
+    served: np.ndarray,
+    busy: np.ndarray,
+) -> tuple[int, int, float, float]:
+    """One visitor at ``node`` at ``t`` (visitors must come in time order per store).
+
+    Returns (reason, units taken, service start, service end); updates stock and the queue."""
+    have = stock[node]
+    if have <= 0:
+        return STOCKOUT, 0, np.nan, np.nan
+    row = free_at[node]
+    srv = 0
+    for k in range(1, row.shape[0]):
+        if row[k] < row[srv]:
+            srv = k
+    wait = row[srv] - t
+    if wait < 0.0:
+        wait = 0.0
+    if wait > 0.0:
+        waiting = 0
+        for k in range(ring.shape[1]):
+            if ring[node, k] > t:
+                waiting += 1
+        if waiting >= room[node]:
+            return FULL, 0, np.nan, np.nan
+        if wait > patience:
+            return BALKED, 0, np.nan, np.nan
+    take = units if units < have else have
+    start = t + wait
+    end = start + service
+    row[srv] = end
+    ring[node, ring_ptr[node] % ring.shape[1]] = start
+    ring_ptr[node] += 1
+    stock[node] -= take
+    served[node] += 1
+    busy[node] += service
+    return ADMITTED, take, start, end

@@ -1,16 +1,16 @@
 """The consumer journey: need -> search -> decision -> purchase -> fulfilment -> use & review.
 
-The engine hands `Journey.advance` a batch of consumers whose next event falls in the current
-time bucket, sorted by time. Each consumer's pending event is the stage they are in
-(`omnisim.consumers.population`); the batch is split by stage and each stage handler advances
-its consumers with vectorised numpy and schedules their next event. Stages and the equations
-they use are documented in ``docs/model.md``; the short version:
+The engine hands `Journey.advance` the consumers whose next event falls in the current time
+bucket, sorted by time. Each consumer's pending event is the stage they are in
+(`omnisim.consumers.population`). A compiled kernel (numba) advances them one by one in time
+order, so stock, store queues and ratings see events in their exact order, and collects each
+consumer's next event for the calendar. Equations are in ``docs/model.md``; in short:
 
 * **need** (t): count the journey, draw the next renewal epoch and the basket; an aware consumer
-  (probability = awareness) starts searching and decides after an exponential search time, an
-  unaware one leaves the brand's market for this need (outside option).
-* **decide** (search ends): consideration set, one Bernoulli per channel with probability
-  ``reach * open * logistic(visibility + w_h * habit)``; multinomial logit over the considered
+  (probability = awareness) searches for an exponential time, an unaware one leaves the brand's
+  market for this need (outside option).
+* **decide** (the search ends): consideration set, one Bernoulli per channel with probability
+  ``reach * open * logistic(visibility + w_h * habit)``; a multinomial logit over the considered
   channels plus the outside option; an online choice orders at once, an offline one travels to
   a store.
 * **arrive** (store): shelf, queue and service (`omnisim.channels.service`).
@@ -22,13 +22,14 @@ they use are documented in ``docs/model.md``; the short version:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
+from numba import njit
 
-from omnisim.channels.catalog import ChannelTable, Geography
-from omnisim.channels.service import ADMITTED, STOCKOUT, StoreQueues
-from omnisim.consumers.needs import NeedClock
+from omnisim.channels.catalog import ChannelTable, Geography, is_open, price_cut, store_for
+from omnisim.channels.service import ADMITTED, FULL, STOCKOUT, StoreQueues, arrival_time
+from omnisim.channels.service import service_time as _service_time
+from omnisim.channels.service import visit as _visit
+from omnisim.consumers.needs import NeedClock, draw_interval, to_op, to_real
 from omnisim.consumers.population import (
     CHURNED,
     FULFILMENT,
@@ -37,469 +38,696 @@ from omnisim.consumers.population import (
     WAIT_NEED,
     Population,
 )
+from omnisim.engine import ledger as lg
+from omnisim.engine import streams as rs
+from omnisim.engine import trail as tr
 from omnisim.engine.ledger import Ledger
-from omnisim.engine.streams import Streams, exponential, normal
-from omnisim.engine.trail import TrailWriter
 from omnisim.scenario.schema import Scenario
 from omnisim.supply.inventory import Inventory
 
-Schedule = Callable[[np.ndarray, np.ndarray], None]
-_NO_IDS = np.empty(0, dtype=np.int64)
+# Indices of the behavioural weights vector.
+(
+    W_HABIT,
+    W_AWARENESS,
+    W_PROMO,
+    W_MEMBER,
+    W_CONSIDER_HABIT,
+    SWITCH_P,
+    MAX_SWITCHES,
+    SAT_BASE,
+    SAT_PRICE,
+    SAT_LATE,
+    SAT_STOCKOUT,
+    SAT_QUEUE,
+    SAT_NOISE,
+    POST_P,
+    PRIOR_RATING,
+    PRIOR_WEIGHT,
+    STARS_PER_UNIT,
+    USE_DAYS,
+    HABIT_LR,
+    HABIT_DECAY,
+    CHURN_THRESHOLD,
+    CHURN_P,
+    AWARE_AFTER,
+    UNIT_COST,
+    LIST_PRICE,
+) = range(25)
+
+TRAIL_ROWS_PER_EVENT = 8
+HEAP_PER_EVENT = 4  # room for same-bucket follow-up events per event in a batch
+
+
+def _weights(sc: Scenario) -> np.ndarray:
+    j = sc.journey
+    return np.array(
+        [
+            j.choice.habit,
+            j.choice.awareness,
+            j.choice.promotion,
+            j.choice.member,
+            j.consideration.habit,
+            j.stockout.switch_probability,
+            j.stockout.max_switches,
+            j.satisfaction.base,
+            j.satisfaction.price_gap_weight,
+            j.satisfaction.lateness_weight,
+            j.satisfaction.stockout_weight,
+            j.satisfaction.queue_weight,
+            j.satisfaction.noise_sd,
+            j.reviews.post_probability,
+            j.reviews.prior_rating,
+            j.reviews.prior_weight,
+            j.reviews.stars_per_unit,
+            j.reviews.use_days,
+            j.habits.learning_rate,
+            j.habits.decay,
+            j.churn.threshold,
+            j.churn.probability,
+            1.0 if j.aware_after_purchase else 0.0,
+            sc.product.unit_cost,
+            sc.product.list_price,
+        ]
+    )
 
 
 def _poisson_cdf_table(means: np.ndarray) -> np.ndarray:
-    """Row s: CDF of Poisson(means[s]) at 0, 1, ..., padded with 1 (for inverse-CDF draws)."""
+    """Row s: CDF of Poisson(means[s]) at 0, 1, ... (for inverse-CDF basket draws)."""
+    from scipy.special import pdtr
+
     kmax = int(max(10, np.max(means) * 6 + 20))
     k = np.arange(kmax)
     out = np.ones((len(means), kmax))
-    from scipy import stats
-
     for s, m in enumerate(means):
-        out[s] = stats.poisson.cdf(k, m) if m > 0 else 1.0
+        if m > 0:
+            out[s] = pdtr(k, m)
     out[:, -1] = 1.0
     return out
 
 
 class Journey:
-    """Stage handlers over the population arrays."""
+    """Holds the kernel's inputs and runs it on each batch of due events."""
 
     def __init__(
         self,
         sc: Scenario,
         pop: Population,
-        streams: Streams,
+        keys: np.ndarray,
         clock: NeedClock,
         geo: Geography,
         chan: ChannelTable,
         inventory: Inventory,
         queues: StoreQueues,
         ledger: Ledger,
-        schedule: Schedule,
-        trail: TrailWriter | None,
+        trail: bool,
     ) -> None:
-        self.sc, self.pop, self.rs, self.clock = sc, pop, streams, clock
-        self.geo, self.chan, self.inv, self.queues = geo, chan, inventory, queues
-        self.ledger, self.schedule, self.trail = ledger, schedule, trail
+        self.sc, self.pop, self.keys, self.clock = sc, pop, keys, clock
+        self.chan, self.inventory, self.ledger = chan, inventory, ledger
         self.horizon = sc.horizon_days
         segs = sc.segments
-        self.search_days = np.array([s.search_hours / 24.0 for s in segs])
-        self.beta_price = np.array([s.price_sensitivity for s in segs])
-        self.beta_time = np.array([s.time_sensitivity for s in segs])
-        self.beta_rating = np.array([s.rating_sensitivity for s in segs])
-        self.outside = np.array([s.outside_utility for s in segs])
-        self.basket_cdf = _poisson_cdf_table(
-            np.array([s.need.basket_mean_units - 1.0 for s in segs])
+        self.seg = (
+            np.array([s.search_hours / 24.0 for s in segs]),
+            np.array([s.price_sensitivity for s in segs]),
+            np.array([s.time_sensitivity for s in segs]),
+            np.array([s.rating_sensitivity for s in segs]),
+            np.array([s.outside_utility for s in segs]),
+            _poisson_cdf_table(np.array([s.need.basket_mean_units - 1.0 for s in segs])),
+            *clock.params()[1:],
         )
-        j = sc.journey
-        self.w = j.choice
-        self.w_consider_habit = j.consideration.habit
-        self.switch_p = j.stockout.switch_probability
-        self.max_switches = j.stockout.max_switches
-        self.sat = j.satisfaction
-        self.rev = j.reviews
-        self.habit_lr = j.habits.learning_rate
-        self.habit_decay = j.habits.decay
-        self.churn = j.churn
-        self.aware_after = j.aware_after_purchase
         self.rating_sum = np.zeros(chan.n)
         self.rating_n = np.zeros(chan.n)
-        self.node_region = np.array([geo.names.index(n.region) for n in sc.nodes], dtype=np.int64)
+        node_region = np.array([geo.names.index(n.region) for n in sc.nodes], dtype=np.int64)
+        self.geo = (geo.days, node_region)
+        self.weights = _weights(sc)
+        self.trail_on = trail
         self.events = 0
-
-    # ---------------------------------------------------------------- helpers
+        self._scratch = (np.empty(chan.n), np.empty(chan.n), np.empty(chan.n, dtype=np.bool_))
+        self._ctx_static = (
+            pop.arrays(),
+            self.seg,
+            chan.params(),
+            self.geo,
+            queues.params(),
+            inventory.stock,
+            clock.cum,
+            (self.rating_sum, self.rating_n),
+            self.weights,
+            keys,
+            ledger.arrays(),
+        )
 
     def rating(self) -> np.ndarray:
         """Public rating per channel: Bayesian average (m * prior + sum) / (m + n) (stars)."""
-        m = self.rev.prior_weight
-        return (m * self.rev.prior_rating + self.rating_sum) / np.maximum(m + self.rating_n, 1e-12)
+        w = self.weights
+        m = w[PRIOR_WEIGHT]
+        return (m * w[PRIOR_RATING] + self.rating_sum) / np.maximum(m + self.rating_n, 1e-12)
 
-    def _log(self, event: str, t, ids, **kw) -> None:
-        if self.trail is not None:
-            self.trail.add(event, t, ids, **kw)
-
-    def _prices(self, t: np.ndarray, ids: np.ndarray, live: np.ndarray):
-        """(n, C) prices each consumer sees at t, and the promotion flags."""
-        disc, promo = self.chan.discount(t, live)
-        c = self.chan
-        price = c.list_price * c.price_index[None, :] * (1.0 - disc)
-        member = self.pop.member[ids]
-        if member.any():
-            cut = np.where(c.recognises, c.member_discount, 0.0)
-            price = np.where(member[:, None], price * (1.0 - cut[None, :]), price)
-        return price, promo
-
-    def _end_journey(self, ids: np.ndarray, t: np.ndarray) -> None:
-        """Back to waiting: the next need at the renewal epoch, or now if it has passed."""
-        if len(ids) == 0:
-            return
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every consumer's first need (stationary start): (ids, times) before the horizon."""
         pop = self.pop
-        pop.stage[ids] = WAIT_NEED
-        t_next = np.maximum(self.clock.to_real(pop.tau_next[ids]), t)
-        due = t_next < self.horizon
-        self.schedule(ids[due], t_next[due])
+        t = first_needs(pop.segment, pop.tau_next, self.seg, self.clock.cum, self.keys)
+        ids = np.flatnonzero(t < self.horizon)
+        return ids, t[ids]
 
-    # ---------------------------------------------------------------- dispatch
+    def advance(self, ids: np.ndarray, t: np.ndarray, t_end: float):
+        """Advance a time-sorted batch of consumers, due before ``t_end``, through every stage
+        that falls before ``t_end``, in exact time order.
 
-    def start(self) -> None:
-        """Schedule every consumer's first need (stationary start)."""
-        pop = self.pop
-        ids = np.arange(pop.n, dtype=np.int64)
-        ua, ub = self.rs.uniform2("need", ids, 0, 0)
-        tau = self.clock.draw(pop.segment, ua, ub, self._more("need", ids, 0), equilibrium=True)
-        pop.tau_next[:] = tau
-        t = self.clock.to_real(tau)
-        due = t < self.horizon
-        self.schedule(ids[due].astype(np.int32), t[due])
-
-    def _more(self, stream: str, ids: np.ndarray, journey):
-        def more(attempt: int, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            jj = journey if np.isscalar(journey) else journey[pos]
-            return self.rs.uniform2(stream, ids[pos], jj, 1 + attempt)
-
-        return more
-
-    def advance(self, ids: np.ndarray, t: np.ndarray) -> None:
-        """Advance a time-sorted batch of consumers by one stage each."""
-        self.events += len(ids)
-        ids = ids.astype(np.int64)
-        stage = self.pop.stage[ids]
-        order = np.argsort(stage, kind="stable")
-        st = stage[order]
-        bounds = np.searchsorted(st, np.arange(5))
-        bounds = np.append(bounds, len(st))
-        handlers = (self._need, self._decide, self._arrive, self._review)
-        for s, handler in enumerate(handlers):
-            a, b = bounds[s], bounds[s + 1]
-            if b > a:
-                sel = order[a:b]
-                handler(ids[sel], t[sel])
-
-    # ---------------------------------------------------------------- need
-
-    def _need(self, ids: np.ndarray, t: np.ndarray) -> None:
-        pop, rs = self.pop, self.rs
-        self.ledger.record_needs(t)
-        pop.journey[ids] += 1
-        jj = pop.journey[ids]
-        seg = pop.segment[ids]
-        ua, ub = rs.uniform2("need", ids, jj, 0)
-        x = self.clock.draw(seg, ua, ub, self._more("need", ids, jj))
-        pop.tau_next[ids] = self.clock.to_op(t) + x
-        self._log("need", t, ids)
-        u_aware, u_search = rs.uniform2("search", ids, jj, 0)
-        aware = u_aware < pop.awareness[ids]
-        if not aware.all():
-            gone = ~aware
-            w = self.ledger.window(t[gone])
-            self.ledger.unaware += int(w.sum())
-            self._log("unaware", t[gone], ids[gone])
-            self._end_journey(ids[gone], t[gone])
-        ids, t, seg, jj = ids[aware], t[aware], seg[aware], jj[aware]
-        u_basket, _ = rs.uniform2("search", ids, jj, 1)
-        cdf = self.basket_cdf[seg]
-        pop.units[ids] = 1 + (u_basket[:, None] > cdf).sum(axis=1)
-        pop.failed[ids] = 0
-        pop.switches[ids] = 0
-        pop.stockouts_met[ids] = 0
-        pop.queue_days[ids] = 0.0
-        pop.late_days[ids] = 0.0
-        pop.stage[ids] = SEARCHING
-        self.schedule(ids, t + exponential(u_search[: len(ids)], self.search_days[seg]))
-
-    # ---------------------------------------------------------------- decide
-
-    def _decide(self, ids: np.ndarray, t: np.ndarray) -> None:
-        pop, rs, c = self.pop, self.rs, self.chan
-        _n, nc = len(ids), c.n
-        jj = pop.journey[ids]
-        seg = pop.segment[ids]
-        reg = pop.region[ids]
-        sw = pop.switches[ids]
-        first = sw == 0
-        live = c.live(t)
-        hab = pop.habit[ids]
-        p_consider = (
-            c.reach.T[reg]
-            * live
-            / (1.0 + np.exp(-(c.visibility[None, :] + self.w_consider_habit * hab)))
+        Returns (ids, times) of the consumers' next events at or after ``t_end`` (or beyond
+        the in-bucket heap's room) and, with the trail on, the trail rows as a tuple of arrays
+        (else None)."""
+        n = len(ids)
+        room = HEAP_PER_EVENT * n + 64
+        out_ids = np.empty(n + room, dtype=np.int64)
+        out_t = np.empty(n + room)
+        sched = (out_ids, out_t, np.empty(room, dtype=np.int64), np.empty(room), np.array([t_end]))
+        cap = TRAIL_ROWS_PER_EVENT * (n + room) if self.trail_on else 0
+        trail = (
+            np.empty(cap, dtype=np.int8),
+            np.empty(cap),
+            np.empty(cap, dtype=np.int64),
+            np.empty(cap, dtype=np.int64),
+            np.empty(cap, dtype=np.int64),
+            np.empty(cap, dtype=np.int64),
+            np.empty(cap),
         )
-        u = rs.uniform_matrix("consider", ids, jj, nc)
-        considered = u < p_consider
-        failed = pop.failed[ids]
-        if failed.any():
-            bits = (failed[:, None] >> np.arange(nc, dtype=np.uint16)[None, :]) & 1
-            considered &= bits == 0
-        price, promo = self._prices(t, ids, live)
-        seen = np.where(considered, price, np.inf).min(axis=1)
-        pop.min_price[ids] = np.where(first, seen, np.minimum(pop.min_price[ids], seen))
-        any_c = considered.any(axis=1)
-        if first.any():
-            w = self.ledger.window(t) & first
-            self.ledger.searches += int((w & any_c).sum())
-            self.ledger.no_consideration += int((w & ~any_c).sum())
-            self.ledger.ch_considered += considered[w].sum(axis=0)
-            if self.trail is not None:
-                f = first & any_c
-                self._log("search", t[f], ids[f], value=considered[f].sum(axis=1))
-                f = first & ~any_c
-                self._log("no_consideration", t[f], ids[f])
-        # Utilities (docs/model.md, "Decision").
-        wait = np.where(
-            c.offline[None, :], c.travel_days[None, :], c.expected_lead.T[reg] + c.delivery_delay
-        )
-        rating = self.rating()
-        v = (
-            c.asc[None, :]
-            + self.w.habit * hab
-            - self.beta_price[seg][:, None] * np.log(price / c.list_price)
-            - self.beta_time[seg][:, None] * wait
-            + self.beta_rating[seg][:, None] * (rating - 3.0)[None, :]
-            + self.w.awareness * pop.awareness[ids][:, None]
-            + self.w.promotion * promo
-        )
-        member = pop.member[ids]
-        if member.any():
-            v += self.w.member * (member[:, None] & c.recognises[None, :])
-        v = np.where(considered, v, -np.inf)
-        v0 = self.outside[seg]
-        vmax = np.maximum(v.max(axis=1), v0)
-        ev = np.exp(v - vmax[:, None])
-        e0 = np.exp(v0 - vmax)
-        cum = np.cumsum(ev, axis=1)
-        total = cum[:, -1] + e0
-        # A re-decision after a switch draws its own uniform (slot = switch number).
-        u_choice = rs.uniform("choice", ids, jj, sw)
-        target = u_choice * total - e0  # <= 0: outside option
-        pick = (cum < target[:, None]).sum(axis=1)
-        pick = np.minimum(pick, nc - 1)
-        buys = (target > 0) & any_c
-        # No channel considered, or the outside option: the journey ends here.
-        out = ~buys
-        if out.any():
-            w = self.ledger.window(t[out]) & any_c[out]
-            self.ledger.outside_choices += int(w.sum())
-            if self.trail is not None:
-                oc = out & any_c
-                self._log("outside_choice", t[oc], ids[oc])
-            self._end_journey(ids[out], t[out])
-        ids, t, pick, reg, jj, sw = ids[buys], t[buys], pick[buys], reg[buys], jj[buys], sw[buys]
-        price = price[buys, pick]
-        pop.channel[ids] = pick
-        off = c.offline[pick]
-        if off.any():
-            self._go_to_store(ids[off], t[off], pick[off], reg[off], jj[off], sw[off])
-        on = ~off
-        if on.any():
-            self._order_online(ids[on], t[on], pick[on], reg[on], jj[on], sw[on], price[on])
-
-    # ---------------------------------------------------------------- offline
-
-    def _go_to_store(self, ids, t, ch, reg, jj, sw) -> None:
-        store = self.chan.store_for(ch, reg, ids)
-        self.pop.node[ids] = store
-        u_travel, u_open = self.rs.uniform2("travel", ids, jj, sw)
-        arrive = t + exponential(u_travel, self.chan.travel_days[ch])
-        arrive = self.queues.arrival_time(store, arrive, u_open)
-        self.pop.stage[ids] = TRAVELLING
-        self.schedule(ids, arrive)
-
-    def _arrive(self, ids: np.ndarray, t: np.ndarray) -> None:
-        pop, rs = self.pop, self.rs
-        jj, sw = pop.journey[ids], pop.switches[ids]
-        store = pop.node[ids].astype(np.int64)
-        ch = pop.channel[ids].astype(np.int64)
-        units = pop.units[ids].astype(np.int64)
-        u_s, u_p = rs.uniform2("service", ids, jj, sw)
-        z = normal(rs.uniform("service", ids, jj, sw.astype(np.uint64) + np.uint64(16)))
-        service = self.queues.service_times(store, u_s, z)
-        res = self.queues.visit(store, t, units, self.inv.stock, service, u_p)
-        led = self.ledger
-        w = led.window(t)
-        led.store_arrivals += int(w.sum())
-        adm = res.reason == ADMITTED
-        led.store_admitted += int((w & adm).sum())
-        waited = adm & (res.start > t)
-        led.store_waited += int((w & waited).sum())
-        led.store_wait_days_sum += float(np.where(w & adm, res.start - t, 0.0).sum())
-        self._log("store_arrival", t, ids, channel=ch, node=store, units=units)
-        # Turned away: an empty shelf is a stock-out; a full room or an impatient visitor balks.
-        stockout = res.reason == STOCKOUT
-        if stockout.any():
-            self._stockout(
-                ids[stockout], t[stockout], ch[stockout], store[stockout], units[stockout]
-            )
-        balk = ~adm & ~stockout
-        if balk.any():
-            wb = led.window(t[balk])
-            led.balks += int(wb.sum())
-            led.blocked += int((wb & (res.reason[balk] == 2)).sum())
-            self._log("balk", t[balk], ids[balk], channel=ch[balk], node=store[balk])
-            self._switch_or_leave(ids[balk], t[balk])
-        if adm.any():
-            ids, t0, ch, store = ids[adm], t[adm], ch[adm], store[adm]
-            got, want, end = res.units[adm], units[adm], res.end[adm]
-            short = want - got
-            if (short > 0).any():
-                s = short > 0
-                led.record_lost(t0[s], ch[s], store[s], short[s])
-                self._log("stockout", t0[s], ids[s], channel=ch[s], node=store[s], units=short[s])
-            pop.queue_days[ids] = res.start[adm] - t0
-            live = self.chan.live(t0)
-            price, _ = self._prices(t0, ids, live)
-            paid = price[np.arange(len(ids)), ch]
-            self._purchase(ids, end, ch, store, got, paid, end)
-
-    # ---------------------------------------------------------------- online
-
-    def _order_online(self, ids, t, ch, reg, jj, sw, price) -> None:
-        c = self.chan
-        node = c.ship_node[ch, reg]
-        units = self.pop.units[ids].astype(np.int64)
-        got = self.inv.take(node, units)
-        none = got == 0
-        if none.any():
-            self._stockout(ids[none], t[none], ch[none], node[none], units[none])
-        ok = ~none
-        if not ok.any():
-            return
-        ids, t, ch, reg, node, got, want = (
-            ids[ok],
-            t[ok],
-            ch[ok],
-            reg[ok],
-            node[ok],
-            got[ok],
-            units[ok],
-        )
-        jj, sw, price = jj[ok], sw[ok], price[ok]
-        short = want - got
-        if (short > 0).any():
-            s = short > 0
-            self.ledger.record_lost(t[s], ch[s], node[s], short[s])
-            self._log("stockout", t[s], ids[s], channel=ch[s], node=node[s], units=short[s])
-        self.pop.node[ids] = node
-        u_delay, _ = self.rs.uniform2("delivery", ids, jj, sw)
-        lead = c.handling_days[ch] + self.geo.days[self.node_region[node], reg]
-        lead = lead + exponential(u_delay, c.delivery_delay[ch])
-        late = np.maximum(0.0, lead - c.promised[ch, reg])
-        self.pop.late_days[ids] = late
-        self.pop.queue_days[ids] = 0.0
-        led = self.ledger
-        w = led.window(t)
-        led.online_orders += int(w.sum())
-        led.delivery_days_sum += float(lead[w].sum())
-        led.late_orders += int((w & (late > 0)).sum())
-        overlap = np.clip(np.minimum(t + lead, led.horizon) - np.maximum(t, led.warmup), 0, None)
-        led.transit_unit_days += float((overlap * got).sum())
-        self._purchase(ids, t, ch, node, got, price, t + lead)
-
-    # ---------------------------------------------------------------- purchase, stock-out
-
-    def _purchase(self, ids, t, ch, node, units, price, t_receive) -> None:
-        """Goods change hands at ``t``; the consumer has them at ``t_receive``."""
-        pop, c = self.pop, self.chan
-        value = price * units
-        platform = value * c.commission[ch]
-        dealer = value * c.intermediary_margin[ch]
-        brand = value - platform - dealer
-        self.ledger.record_purchases(
+        counts = np.zeros(4, dtype=np.int64)
+        advance_batch(
+            ids.astype(np.int64),
             t,
-            ch,
-            node,
-            units,
-            value,
-            brand,
-            dealer,
-            platform,
-            self.sc.product.unit_cost,
-            c.order_cost[ch],
+            self._ctx_static,
+            sched,
+            trail,
+            counts,
+            self.trail_on,
+            *self._scratch,
         )
-        w = self.ledger.window(t)
-        pop.purchases_in_window[ids[w]] += 1
-        pop.ever_bought[ids] = True
-        pop.paid[ids] = price
-        if self.aware_after:
-            pop.awareness[ids] = 1.0
-        self._log("purchase", t, ids, channel=ch, node=node, units=units, value=price)
-        self._log("receive", t_receive, ids, channel=ch, node=node, units=units)
-        jj, sw = pop.journey[ids], pop.switches[ids]
-        _, u_use = self.rs.uniform2("delivery", ids, jj, sw)
-        pop.stage[ids] = FULFILMENT
-        t_review = t_receive + exponential(u_use, self.rev.use_days)
-        due = t_review < self.horizon
-        self.schedule(ids[due], t_review[due])
+        k, m = int(counts[0]), int(counts[1])
+        self.events += int(counts[3])
+        rows = tuple(a[:m] for a in trail) if self.trail_on else None
+        return out_ids[:k], out_t[:k], rows
 
-    def _stockout(self, ids, t, ch, node, units) -> None:
-        self.ledger.record_lost(t, ch, node, units)
-        self._log("stockout", t, ids, channel=ch, node=node, units=units)
-        pop = self.pop
-        pop.stockouts_met[ids] = np.minimum(pop.stockouts_met[ids].astype(np.int64) + 1, 255)
-        self._switch_or_leave(ids, t)
 
-    def _switch_or_leave(self, ids, t) -> None:
-        """After a stock-out or a balk: re-decide without that channel, or give up."""
-        pop = self.pop
-        jj, sw = pop.journey[ids], pop.switches[ids]
-        u = self.rs.uniform("switch", ids, jj, sw)
-        go = (u < self.switch_p) & (sw < self.max_switches)
-        if go.any():
-            s_ids = ids[go]
-            ch = pop.channel[s_ids].astype(np.uint16)
-            pop.failed[s_ids] |= np.left_shift(np.uint16(1), ch)
-            pop.switches[s_ids] += 1
-            pop.stage[s_ids] = SEARCHING
-            w = self.ledger.window(t[go])
-            self.ledger.switches += int(w.sum())
-            self._log("switch", t[go], s_ids, channel=pop.channel[s_ids])
-            self.schedule(s_ids, t[go])
-        stay = ~go
-        if stay.any():
-            self._log("lost_sale", t[stay], ids[stay], channel=pop.channel[ids[stay]])
-            self._end_journey(ids[stay], t[stay])
+@njit(cache=True)
+def first_needs(segment, tau_next, seg, cum, keys) -> np.ndarray:
+    """Draw each consumer's first need from the equilibrium law; returns real times."""
+    dist, mean, shape, ln_mu, ln_sigma = seg[6], seg[7], seg[8], seg[9], seg[10]
+    key = keys[rs.NEED]
+    out = np.empty(len(segment))
+    for i in range(len(segment)):
+        tau = draw_interval(segment[i], dist, mean, shape, ln_mu, ln_sigma, key, i, 0, True)
+        tau_next[i] = tau
+        out[i] = to_real(cum, tau)
+    return out
 
-    # ---------------------------------------------------------------- use and review
 
-    def _review(self, ids: np.ndarray, t: np.ndarray) -> None:
-        pop, rs, s = self.pop, self.rs, self.sat
-        jj = pop.journey[ids]
-        ch = pop.channel[ids].astype(np.int64)
-        u_noise, u_post = rs.uniform2("review", ids, jj, 0)
-        u_churn, _ = rs.uniform2("review", ids, jj, 1)
-        gap = np.log(np.maximum(pop.paid[ids], 1e-9) / np.maximum(pop.min_price[ids], 1e-9))
-        sat = (
-            s.base
-            + self.chan.service_quality[ch]
-            - s.price_gap_weight * np.maximum(gap, 0.0)
-            - s.lateness_weight * pop.late_days[ids]
-            - s.stockout_weight * pop.stockouts_met[ids]
-            - s.queue_weight * pop.queue_days[ids] * 24.0
-            + s.noise_sd * normal(u_noise)
-        )
-        led = self.ledger
-        w = led.window(t)
-        led.satisfaction_sum += float(sat[w].sum())
-        led.satisfaction_n += int(w.sum())
-        self._log("use", t, ids, channel=ch, value=sat)
-        post = u_post < self.rev.post_probability
-        if post.any():
-            stars = np.clip(np.rint(3.0 + self.rev.stars_per_unit * sat[post]), 1, 5)
-            pc = ch[post]
-            self.rating_sum += np.bincount(pc, weights=stars, minlength=self.chan.n)
-            self.rating_n += np.bincount(pc, minlength=self.chan.n)
-            wp = w[post]
-            led.reviews += int(wp.sum())
-            led.stars_sum += float(stars[wp].sum())
-            self._log("review", t[post], ids[post], channel=pc, value=stars)
-        # Habits: the used channel is pulled toward 1, the others decay.
-        hab = pop.habit[ids]
-        used = hab[np.arange(len(ids)), ch]
-        hab *= 1.0 - self.habit_decay
-        hab[np.arange(len(ids)), ch] = used + self.habit_lr * (1.0 - used)
-        pop.habit[ids] = hab
-        churn = (sat < self.churn.threshold) & (u_churn < self.churn.probability)
-        if churn.any():
-            led.churned += int(w[churn].sum())
-            pop.stage[ids[churn]] = CHURNED
-            self._log("churn", t[churn], ids[churn])
-        keep = ~churn
-        self._end_journey(ids[keep], t[keep])
+# ------------------------------------------------------------------------------------------
+# The kernel. `ctx` bundles every array it reads or updates (see Journey.__init__).
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _in(lwin, t):
+    return lwin[0] <= t < lwin[1]
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _period(lwin, n_periods, t):
+    p = int((t - lwin[0]) / lwin[2])
+    return p if p < n_periods else n_periods - 1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _row(trail, counts, do_trail, ev, t, cid, ch, nd, units, value):
+    if do_trail:
+        k = counts[1]
+        trail[0][k] = ev
+        trail[1][k] = t
+        trail[2][k] = cid
+        trail[3][k] = ch
+        trail[4][k] = nd
+        trail[5][k] = units
+        trail[6][k] = value
+        counts[1] = k + 1
+
+
+@njit(cache=True, _nrt=False)
+def _schedule(sched, counts, cid, t):
+    """Queue consumer ``cid``'s next event at ``t``: inside the current bucket it joins the
+    kernel's own heap (so it runs in exact time order among the bucket's events), otherwise
+    it goes back to the calendar."""
+    out_ids, out_t, heap_ids, heap_t, t_end = sched
+    n = counts[2]
+    if t < t_end[0] and n < heap_t.shape[0]:
+        # Binary-heap push (ties keep insertion order via the id-free comparison on time).
+        k = n
+        while k > 0:
+            parent = (k - 1) >> 1
+            if heap_t[parent] <= t:
+                break
+            heap_t[k] = heap_t[parent]
+            heap_ids[k] = heap_ids[parent]
+            k = parent
+        heap_t[k] = t
+        heap_ids[k] = cid
+        counts[2] = n + 1
+        return
+    k = counts[0]
+    out_ids[k] = cid
+    out_t[k] = t
+    counts[0] = k + 1
+
+
+@njit(cache=True, _nrt=False)
+def _heap_pop(heap_ids, heap_t, counts):
+    n = counts[2] - 1
+    top_id, top_t = heap_ids[0], heap_t[0]
+    last_id, last_t = heap_ids[n], heap_t[n]
+    counts[2] = n
+    k = 0
+    while True:
+        c = 2 * k + 1
+        if c >= n:
+            break
+        if c + 1 < n and heap_t[c + 1] < heap_t[c]:
+            c += 1
+        if heap_t[c] >= last_t:
+            break
+        heap_t[k] = heap_t[c]
+        heap_ids[k] = heap_ids[c]
+        k = c
+    if n > 0:
+        heap_t[k] = last_t
+        heap_ids[k] = last_id
+    return top_id, top_t
+
+
+@njit(cache=True, _nrt=False)
+def _end_journey(i, t, ctx, sched, counts):
+    """Back to waiting: the next need at the renewal epoch, or now if it has passed."""
+    pop = ctx[0]
+    stage, tau_next = pop[5], pop[7]
+    horizon = ctx[10][5][1]
+    stage[i] = WAIT_NEED
+    t_next = to_real(ctx[6], tau_next[i])
+    if t_next < t:
+        t_next = t
+    if t_next < horizon:
+        _schedule(sched, counts, i, t_next)
+
+
+@njit(cache=True, _nrt=False)
+def _price(i, c, t, ctx) -> tuple[float, bool, bool]:
+    """(price, promotion running, channel open) consumer i sees in channel c at t."""
+    pop, chp, w = ctx[0], ctx[2], ctx[8]
+    member = pop[3]
+    live = is_open(c, t, chp[20], chp[21], chp[22])
+    factor, promo = price_cut(c, t, live, chp[23], chp[24], chp[25], chp[26], chp[27])
+    price = w[LIST_PRICE] * chp[0][c] * factor
+    if member[i] and chp[9][c]:
+        price *= 1.0 - chp[7][c]
+    return price, promo, live
+
+
+@njit(cache=True, _nrt=False)
+def advance_batch(ev_ids, ev_t, ctx, sched, trail, counts, do_trail, price, util, cons):
+    """Advance each event in order by one stage (see the module docstring).
+
+    Compiled without numba's reference counting (``_nrt=False``): the kernel allocates nothing
+    (``price``, ``util``, ``cons`` are scratch arrays of one entry per channel), and counting
+    references of the ~90 state arrays at every call cost more than the work itself."""
+    stage = ctx[0][5]
+    heap_ids, heap_t = sched[2], sched[3]
+    n = len(ev_ids)
+    e = 0
+    while True:
+        # Next event in time order: the sorted batch merged with the in-bucket heap.
+        if e < n and (counts[2] == 0 or ev_t[e] <= heap_t[0]):
+            i = ev_ids[e]
+            t = ev_t[e]
+            e += 1
+        elif counts[2] > 0:
+            i, t = _heap_pop(heap_ids, heap_t, counts)
+        else:
+            break
+        counts[3] += 1
+        s = stage[i]
+        if s == WAIT_NEED:
+            _need(i, t, ctx, sched, trail, counts, do_trail)
+        elif s == SEARCHING:
+            _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons)
+        elif s == TRAVELLING:
+            _arrive(i, t, ctx, sched, trail, counts, do_trail)
+        elif s == FULFILMENT:
+            _review(i, t, ctx, sched, trail, counts, do_trail)
+
+
+@njit(cache=True, _nrt=False)
+def _need(i, t, ctx, sched, trail, counts, do_trail):
+    pop, seg, keys, led = ctx[0], ctx[1], ctx[9], ctx[10]
+    segment, awareness, stage, journey, tau_next = pop[0], pop[2], pop[5], pop[6], pop[7]
+    acc, series, lwin = led[0], led[3], led[5]
+    if _in(lwin, t):
+        acc[lg.NEEDS] += 1.0
+        series[_period(lwin, series.shape[0], t), lg.TS_NEEDS] += 1.0
+    journey[i] += 1
+    j = journey[i]
+    s = segment[i]
+    x = draw_interval(s, seg[6], seg[7], seg[8], seg[9], seg[10], keys[rs.NEED], i, j, False)
+    tau_next[i] = to_op(ctx[6], t) + x
+    _row(trail, counts, do_trail, tr.NEED, t, i, -1, -1, 0, np.nan)
+    u_aware, u_search = rs.uniform2(keys[rs.SEARCH], i, j, 0)
+    if u_aware >= awareness[i]:
+        if _in(lwin, t):
+            acc[lg.UNAWARE] += 1.0
+        _row(trail, counts, do_trail, tr.UNAWARE, t, i, -1, -1, 0, np.nan)
+        _end_journey(i, t, ctx, sched, counts)
+        return
+    u_basket = rs.uniform(keys[rs.SEARCH], i, j, 1)
+    cdf = seg[5][s]
+    k = 0
+    while u_basket > cdf[k]:
+        k += 1
+    pop[14][i] = 1 + k  # units
+    pop[10][i] = 0  # failed channels
+    pop[11][i] = 0  # switches
+    pop[12][i] = 0  # stock-outs met
+    pop[16][i] = 0.0  # queue days
+    pop[17][i] = 0.0  # late days
+    stage[i] = SEARCHING
+    _schedule(sched, counts, i, t - seg[0][s] * np.log(u_search))
+
+
+@njit(cache=True, _nrt=False)
+def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
+    pop, seg, chp, w, keys, led = ctx[0], ctx[1], ctx[2], ctx[8], ctx[9], ctx[10]
+    segment, region, awareness, member, habit = pop[0], pop[1], pop[2], pop[3], pop[4]
+    journey, failed, switches, min_price = pop[6], pop[10], pop[11], pop[13]
+    acc, ch_acc, lwin = led[0], led[1], led[5]
+    rating_sum, rating_n = ctx[7]
+    c_n = price.shape[0]
+    j = journey[i]
+    s = segment[i]
+    r = region[i]
+    sw = switches[i]
+    first = sw == 0
+    inw = _in(lwin, t)
+    # Consideration set.
+    n_cons = 0
+    seen = np.inf
+    key_c = keys[rs.CONSIDER]
+    u_pair = (0.0, 0.0)
+    for c in range(c_n):
+        if c % 2 == 0:
+            u_pair = rs.uniform2(key_c, i, j, c // 2)
+        u = u_pair[0] if c % 2 == 0 else u_pair[1]
+        p, promo, live = _price(i, c, t, ctx)
+        price[c] = p
+        reach = chp[11][c, r]
+        ok = False
+        if live and reach > 0.0 and not (int(failed[i]) >> c) & 1:
+            q = reach / (1.0 + np.exp(-(chp[2][c] + w[W_CONSIDER_HABIT] * habit[i, c])))
+            ok = u < q
+        cons[c] = ok
+        if ok:
+            n_cons += 1
+            if p < seen:
+                seen = p
+            if first and inw:
+                ch_acc[c, lg.CH_CONSIDERED] += 1.0
+            # Utility (docs/model.md, "Decision").
+            wait = chp[8][c] if chp[10][c] else chp[16][c, r] + chp[19][c]
+            rating = (w[PRIOR_WEIGHT] * w[PRIOR_RATING] + rating_sum[c]) / (
+                w[PRIOR_WEIGHT] + rating_n[c]
+            )
+            v = (
+                chp[1][c]
+                + w[W_HABIT] * habit[i, c]
+                - seg[1][s] * np.log(p / w[LIST_PRICE])
+                - seg[2][s] * wait
+                + seg[3][s] * (rating - 3.0)
+                + w[W_AWARENESS] * awareness[i]
+            )
+            if promo:
+                v += w[W_PROMO]
+            if member[i] and chp[9][c]:
+                v += w[W_MEMBER]
+            util[c] = v
+    if first:
+        min_price[i] = seen
+        if inw:
+            if n_cons > 0:
+                acc[lg.SEARCHES] += 1.0
+            else:
+                acc[lg.NO_CONSIDERATION] += 1.0
+        if n_cons > 0:
+            _row(trail, counts, do_trail, tr.SEARCH, t, i, -1, -1, 0, float(n_cons))
+        else:
+            _row(trail, counts, do_trail, tr.NO_CONSIDERATION, t, i, -1, -1, 0, np.nan)
+    elif seen < min_price[i]:
+        min_price[i] = seen
+    if n_cons == 0:
+        _end_journey(i, t, ctx, sched, counts)
+        return
+    # Multinomial logit with the outside option.
+    v0 = seg[4][s]
+    vmax = v0
+    for c in range(c_n):
+        if cons[c] and util[c] > vmax:
+            vmax = util[c]
+    total = np.exp(v0 - vmax)
+    e0 = total
+    for c in range(c_n):
+        if cons[c]:
+            util[c] = np.exp(util[c] - vmax)
+            total += util[c]
+    target = rs.uniform(keys[rs.CHOICE], i, j, sw) * total - e0
+    if target <= 0.0:
+        if inw:
+            acc[lg.OUTSIDE_CHOICES] += 1.0
+        _row(trail, counts, do_trail, tr.OUTSIDE_CHOICE, t, i, -1, -1, 0, np.nan)
+        _end_journey(i, t, ctx, sched, counts)
+        return
+    pick = -1
+    for c in range(c_n):
+        if cons[c]:
+            pick = c
+            target -= util[c]
+            if target <= 0.0:
+                break
+    pop[8][i] = pick
+    if chp[10][pick]:  # offline: travel to the consumer's store of the channel
+        store = store_for(pick, r, i, chp[12], chp[13], chp[14])
+        pop[9][i] = store
+        u_travel, u_open = rs.uniform2(keys[rs.TRAVEL], i, j, sw)
+        qp = ctx[4]
+        arrive = arrival_time(store, t - chp[8][pick] * np.log(u_travel), u_open, qp[5], qp[6])
+        pop[5][i] = TRAVELLING
+        _schedule(sched, counts, i, arrive)
+    else:
+        _order_online(i, t, pick, price[pick], ctx, sched, trail, counts, do_trail)
+
+
+@njit(cache=True, _nrt=False)
+def _order_online(i, t, c, p, ctx, sched, trail, counts, do_trail):
+    pop, chp, geo, stock, keys, led = ctx[0], ctx[2], ctx[3], ctx[5], ctx[9], ctx[10]
+    r = pop[1][i]
+    node = chp[15][c, r]
+    want = pop[14][i]
+    have = stock[node]
+    got = want if want < have else have
+    if got <= 0:
+        _stockout(i, t, c, node, want, ctx, sched, trail, counts, do_trail)
+        return
+    stock[node] -= got
+    if got < want:
+        _lost(i, t, c, node, want - got, ctx, trail, counts, do_trail)
+    pop[9][i] = node
+    j, sw = pop[6][i], pop[11][i]
+    u_delay, u_use = rs.uniform2(keys[rs.DELIVERY], i, j, sw)
+    lead = chp[18][c] + geo[0][geo[1][node], r] - chp[19][c] * np.log(u_delay)
+    late = lead - chp[17][c, r]
+    pop[17][i] = late if late > 0.0 else 0.0
+    pop[16][i] = 0.0
+    acc, lwin = led[0], led[5]
+    if _in(lwin, t):
+        acc[lg.ONLINE_ORDERS] += 1.0
+        acc[lg.DELIVERY_DAYS_SUM] += lead
+        if late > 0.0:
+            acc[lg.LATE_ORDERS] += 1.0
+    # Units in transit, integrated over the window (Little's law: L = lambda W).
+    a = t if t > lwin[0] else lwin[0]
+    b = t + lead if t + lead < lwin[1] else lwin[1]
+    if b > a:
+        acc[lg.TRANSIT_UNIT_DAYS] += (b - a) * got
+    _purchase(i, t, c, node, got, p, t + lead, u_use, ctx, sched, trail, counts, do_trail)
+
+
+@njit(cache=True, _nrt=False)
+def _arrive(i, t, ctx, sched, trail, counts, do_trail):
+    pop, qp, stock, keys, led = ctx[0], ctx[4], ctx[5], ctx[9], ctx[10]
+    j, sw = pop[6][i], pop[11][i]
+    store = pop[9][i]
+    c = pop[8][i]
+    want = pop[14][i]
+    u_s, u_p = rs.uniform2(keys[rs.SERVICE], i, j, sw)
+    z = rs.normal(keys[rs.SERVICE], i, j, 16 + sw)
+    service = _service_time(store, u_s, z, qp[2], qp[1], qp[3], qp[4])
+    patience = -np.log(u_p) * qp[8][store]
+    reason, got, start, end = _visit(
+        store, t, want, stock, service, patience, qp[0], qp[7], qp[9], qp[10], qp[11], qp[12]
+    )
+    acc, lwin = led[0], led[5]
+    inw = _in(lwin, t)
+    if inw:
+        acc[lg.STORE_ARRIVALS] += 1.0
+    _row(trail, counts, do_trail, tr.STORE_ARRIVAL, t, i, c, store, want, np.nan)
+    if reason == STOCKOUT:
+        _stockout(i, t, c, store, want, ctx, sched, trail, counts, do_trail)
+        return
+    if reason != ADMITTED:
+        if inw:
+            acc[lg.BALKS] += 1.0
+            if reason == FULL:
+                acc[lg.BLOCKED] += 1.0
+        _row(trail, counts, do_trail, tr.BALK, t, i, c, store, 0, np.nan)
+        _switch_or_leave(i, t, ctx, sched, trail, counts, do_trail)
+        return
+    if inw:
+        acc[lg.STORE_ADMITTED] += 1.0
+        if start > t:
+            acc[lg.STORE_WAITED] += 1.0
+        acc[lg.STORE_WAIT_DAYS_SUM] += start - t
+    if got < want:
+        _lost(i, t, c, store, want - got, ctx, trail, counts, do_trail)
+    pop[16][i] = start - t
+    pop[17][i] = 0.0
+    p, _, _ = _price(i, c, t, ctx)
+    _, u_use = rs.uniform2(keys[rs.DELIVERY], i, j, sw)
+    _purchase(i, end, c, store, got, p, end, u_use, ctx, sched, trail, counts, do_trail)
+
+
+@njit(cache=True, _nrt=False)
+def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do_trail):
+    """Goods change hands at ``t``; the consumer has them at ``t_receive``."""
+    pop, chp, w, led = ctx[0], ctx[2], ctx[8], ctx[10]
+    acc, ch_acc, nd_acc, series, ts_ch, lwin = led
+    value = p * q
+    platform = value * chp[3][c]
+    dealer = value * chp[4][c]
+    brand = value - platform - dealer
+    if _in(lwin, t):
+        acc[lg.PURCHASES] += 1.0
+        acc[lg.UNITS] += q
+        acc[lg.REVENUE] += value
+        acc[lg.BRAND_TAKE] += brand
+        acc[lg.DEALER_TAKE] += dealer
+        acc[lg.PLATFORM_TAKE] += platform
+        acc[lg.COGS] += q * w[UNIT_COST]
+        acc[lg.ORDER_COSTS] += chp[5][c]
+        ch_acc[c, lg.CH_ORDERS] += 1.0
+        ch_acc[c, lg.CH_UNITS] += q
+        ch_acc[c, lg.CH_REVENUE] += value
+        ch_acc[c, lg.CH_BRAND] += brand
+        nd_acc[nd, lg.ND_UNITS] += q
+        per = _period(lwin, series.shape[0], t)
+        series[per, lg.TS_PURCHASES] += 1.0
+        series[per, lg.TS_REVENUE] += value
+        ts_ch[per, c] += value
+        pop[18][i] += 1
+    pop[19][i] = True
+    pop[15][i] = p
+    if w[AWARE_AFTER] > 0.0:
+        pop[2][i] = 1.0
+    _row(trail, counts, do_trail, tr.PURCHASE, t, i, c, nd, q, p)
+    _row(trail, counts, do_trail, tr.RECEIVE, t_receive, i, c, nd, q, np.nan)
+    pop[5][i] = FULFILMENT
+    t_review = t_receive - w[USE_DAYS] * np.log(u_use)
+    if t_review < lwin[1]:
+        _schedule(sched, counts, i, t_review)
+
+
+@njit(cache=True, _nrt=False)
+def _lost(i, t, c, nd, units, ctx, trail, counts, do_trail):
+    led = ctx[10]
+    acc, ch_acc, nd_acc, lwin = led[0], led[1], led[2], led[5]
+    if _in(lwin, t):
+        acc[lg.STOCKOUTS] += 1.0
+        acc[lg.LOST_UNITS] += units
+        ch_acc[c, lg.CH_LOST] += units
+        nd_acc[nd, lg.ND_LOST] += units
+    _row(trail, counts, do_trail, tr.STOCKOUT, t, i, c, nd, units, np.nan)
+
+
+@njit(cache=True, _nrt=False)
+def _stockout(i, t, c, nd, units, ctx, sched, trail, counts, do_trail):
+    _lost(i, t, c, nd, units, ctx, trail, counts, do_trail)
+    met = ctx[0][12]
+    if met[i] < 255:
+        met[i] += 1
+    _switch_or_leave(i, t, ctx, sched, trail, counts, do_trail)
+
+
+@njit(cache=True, _nrt=False)
+def _switch_or_leave(i, t, ctx, sched, trail, counts, do_trail):
+    """After a stock-out or a balk: re-decide without that channel, or give up."""
+    pop, w, keys, led = ctx[0], ctx[8], ctx[9], ctx[10]
+    j, sw, c = pop[6][i], pop[11][i], pop[8][i]
+    u = rs.uniform(keys[rs.SWITCH], i, j, sw)
+    if u < w[SWITCH_P] and sw < w[MAX_SWITCHES]:
+        pop[10][i] = int(pop[10][i]) | (1 << int(c))
+        pop[11][i] = sw + 1
+        pop[5][i] = SEARCHING
+        if _in(led[5], t):
+            led[0][lg.SWITCHES] += 1.0
+        _row(trail, counts, do_trail, tr.SWITCH, t, i, c, -1, 0, np.nan)
+        _schedule(sched, counts, i, t)
+    else:
+        _row(trail, counts, do_trail, tr.LOST_SALE, t, i, c, -1, 0, np.nan)
+        _end_journey(i, t, ctx, sched, counts)
+
+
+@njit(cache=True, _nrt=False)
+def _review(i, t, ctx, sched, trail, counts, do_trail):
+    pop, chp, w, keys, led = ctx[0], ctx[2], ctx[8], ctx[9], ctx[10]
+    rating_sum, rating_n = ctx[7]
+    habit = pop[4]
+    j = pop[6][i]
+    c = pop[8][i]
+    gap = np.log(max(pop[15][i], 1e-9) / max(pop[13][i], 1e-9))
+    sat = (
+        w[SAT_BASE]
+        + chp[6][c]
+        - w[SAT_PRICE] * max(gap, 0.0)
+        - w[SAT_LATE] * pop[17][i]
+        - w[SAT_STOCKOUT] * pop[12][i]
+        - w[SAT_QUEUE] * pop[16][i] * 24.0
+        + w[SAT_NOISE] * rs.normal(keys[rs.REVIEW], i, j, 0)
+    )
+    u_post, u_churn = rs.uniform2(keys[rs.REVIEW], i, j, 1)
+    acc, lwin = led[0], led[5]
+    inw = _in(lwin, t)
+    if inw:
+        acc[lg.SATISFACTION_SUM] += sat
+        acc[lg.SATISFACTION_N] += 1.0
+    _row(trail, counts, do_trail, tr.USE, t, i, c, -1, 0, sat)
+    if u_post < w[POST_P]:
+        stars = min(max(np.rint(3.0 + w[STARS_PER_UNIT] * sat), 1.0), 5.0)
+        rating_sum[c] += stars
+        rating_n[c] += 1.0
+        if inw:
+            acc[lg.REVIEWS] += 1.0
+            acc[lg.STARS_SUM] += stars
+        _row(trail, counts, do_trail, tr.REVIEW, t, i, c, -1, 0, stars)
+    # Habits: the used channel is pulled toward 1, the others decay.
+    for k in range(habit.shape[1]):
+        if k == c:
+            habit[i, k] += w[HABIT_LR] * (1.0 - habit[i, k])
+        else:
+            habit[i, k] *= 1.0 - w[HABIT_DECAY]
+    if sat < w[CHURN_THRESHOLD] and u_churn < w[CHURN_P]:
+        if inw:
+            acc[lg.CHURNED] += 1.0
+        pop[5][i] = CHURNED
+        _row(trail, counts, do_trail, tr.CHURN, t, i, -1, -1, 0, np.nan)
+        return
+    _end_journey(i, t, ctx, sched, counts)

@@ -20,19 +20,23 @@ lognormal(mu, sigma) it is ``U * LN(mu + sigma^2, sigma)``, and exponential is m
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
+from numba import njit
 
-from omnisim.engine.streams import exponential, gamma_from_uniforms, normal
+from omnisim.engine.streams import gamma, normal, uniform
 from omnisim.scenario.schema import NeedDistribution, Scenario
 
 GRID_DAYS = 1.0 / 24.0
-Uniforms = Callable[[int, np.ndarray], tuple[np.ndarray, np.ndarray]]
+DIST_CODES = {
+    NeedDistribution.gamma: 0,
+    NeedDistribution.lognormal: 1,
+    NeedDistribution.exponential: 2,
+}
+EQUILIBRIUM_SLOT = 250  # slot of the uniform that draws the forward-recurrence time
 
 
 class NeedClock:
-    """Maps between real time and operational (need) time, and draws inter-need times."""
+    """The tabulated operational clock and each segment's inter-need distribution."""
 
     def __init__(self, sc: Scenario) -> None:
         end = sc.horizon_days + 1.0
@@ -50,61 +54,76 @@ class NeedClock:
         segs = sc.segments
         self.mean = np.array([s.need.mean_interval_days for s in segs])
         cv = np.array([s.need.cv for s in segs])
-        self.dist = [s.need.distribution for s in segs]
+        self.dist = np.array([DIST_CODES[s.need.distribution] for s in segs], dtype=np.int64)
         self.shape = 1.0 / cv**2
         self.ln_sigma = np.sqrt(np.log1p(cv**2))
         self.ln_mu = np.log(self.mean) - 0.5 * self.ln_sigma**2
 
+    def params(self) -> tuple:
+        """The arrays the journey kernel reads."""
+        return (self.cum, self.dist, self.mean, self.shape, self.ln_mu, self.ln_sigma)
+
     def to_op(self, t: np.ndarray) -> np.ndarray:
-        """Operational time Lambda(t)."""
-        return np.interp(t, self.grid, self.cum)
+        """Operational time Lambda(t) (vector form, for checks)."""
+        return np.array([to_op(self.cum, x) for x in np.asarray(t, dtype=np.float64)])
 
     def to_real(self, tau: np.ndarray) -> np.ndarray:
         """Real time Lambda^-1(tau); beyond the tabulated horizon, +inf (never reached)."""
-        out = np.interp(tau, self.cum, self.grid)
-        out[tau > self.cum[-1]] = np.inf
-        return out
+        return np.array([to_real(self.cum, x) for x in np.asarray(tau, dtype=np.float64)])
 
-    def rate_at(self, t: np.ndarray) -> np.ndarray:
-        """The need-rate multiplier m(t)."""
-        i = np.clip((np.asarray(t) / GRID_DAYS).astype(np.int64), 0, len(self.rate) - 1)
-        return self.rate[i]
 
-    def draw(
-        self,
-        seg: np.ndarray,
-        u_a: np.ndarray,
-        u_b: np.ndarray,
-        more: Uniforms,
-        equilibrium: bool = False,
-    ) -> np.ndarray:
-        """Inter-need times (operational days) for consumers of segments ``seg``.
+@njit(cache=True)
+def to_op(cum: np.ndarray, t: float) -> float:
+    """Lambda(t) by linear interpolation on the hourly grid."""
+    x = t / GRID_DAYS
+    i = int(x)
+    if i >= len(cum) - 1:
+        return cum[-1] + (x - (len(cum) - 1)) * GRID_DAYS
+    if i < 0:
+        return 0.0
+    return cum[i] + (x - i) * (cum[i + 1] - cum[i])
 
-        ``u_a``, ``u_b`` are two uniforms per consumer; ``more(k, idx)`` gives further pairs for
-        gamma rejections. ``equilibrium`` draws the forward-recurrence time instead (first need).
-        """
-        out = np.empty(len(seg))
-        for s, dist in enumerate(self.dist):
-            idx = np.flatnonzero(seg == s)
-            if len(idx) == 0:
-                continue
-            ua, ub = u_a[idx], u_b[idx]
-            if dist == NeedDistribution.exponential:
-                x = exponential(ua, self.mean[s])
-            elif dist == NeedDistribution.lognormal:
-                mu = self.ln_mu[s] + (self.ln_sigma[s] ** 2 if equilibrium else 0.0)
-                x = np.exp(mu + self.ln_sigma[s] * normal(ua))
-                if equilibrium:
-                    x *= ub
-            else:
-                k = self.shape[s] + (1.0 if equilibrium else 0.0)
 
-                def sub(attempt: int, rej: np.ndarray, idx=idx) -> tuple[np.ndarray, np.ndarray]:
-                    return more(attempt, idx[rej])
+@njit(cache=True)
+def to_real(cum: np.ndarray, tau: float) -> float:
+    """Lambda^-1(tau) by bisection on the grid; +inf beyond it."""
+    n = len(cum)
+    if tau >= cum[n - 1]:
+        return np.inf
+    lo, hi = 0, n - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if cum[mid] <= tau:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + (tau - cum[lo]) / (cum[lo + 1] - cum[lo])) * GRID_DAYS
 
-                x = gamma_from_uniforms(np.full(len(idx), k), ua, ub, sub)
-                x *= self.mean[s] / self.shape[s]
-                if equilibrium:
-                    x *= more(99, idx)[1]
-            out[idx] = x
-        return out
+
+@njit(cache=True)
+def draw_interval(
+    s: int,
+    dist: np.ndarray,
+    mean: np.ndarray,
+    shape: np.ndarray,
+    ln_mu: np.ndarray,
+    ln_sigma: np.ndarray,
+    key: np.uint64,
+    cid: int,
+    journey: int,
+    equilibrium: bool,
+) -> float:
+    """One inter-need time (operational days) of a consumer of segment ``s``; with
+    ``equilibrium`` the forward-recurrence time instead (the first need)."""
+    code = dist[s]
+    if code == 2:  # exponential: memoryless, the equilibrium law is the same
+        return -mean[s] * np.log(uniform(key, cid, journey, 0))
+    if code == 1:
+        mu = ln_mu[s] + (ln_sigma[s] ** 2 if equilibrium else 0.0)
+        x = np.exp(mu + ln_sigma[s] * normal(key, cid, journey, 0))
+    else:
+        k = shape[s] + (1.0 if equilibrium else 0.0)
+        x = gamma(k, key, cid, journey, 0) * mean[s] / shape[s]
+    if equilibrium:
+        x *= uniform(key, cid, journey, EQUILIBRIUM_SLOT)
+    return x

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from omnisim.engine.streams import Streams
+from omnisim.engine import streams as rs
 from omnisim.scenario.schema import Scenario
 
 # The stage a consumer is in is the kind of their next pending event.
@@ -35,13 +35,14 @@ def bytes_per_consumer(n_channels: int) -> int:
 class Population:
     """Consumer state arrays (index = consumer id)."""
 
-    def __init__(self, sc: Scenario, streams: Streams, channel_names: tuple[str, ...]) -> None:
+    def __init__(self, sc: Scenario, keys: np.ndarray, channel_names: tuple[str, ...]) -> None:
         n = sc.market.consumers
         self.n = n
         ids = np.arange(n, dtype=np.int64)
-        u_seg, u_reg = streams.uniform2("population", ids, 0, 0)
-        u_aware, u_member = streams.uniform2("population", ids, 0, 1)
-        del u_aware  # slot kept for a future per-consumer awareness draw
+        key = keys[rs.POPULATION]
+        u_seg = rs.uniforms(key, ids, 0, 0)
+        u_reg = rs.uniforms(key, ids, 0, 1)
+        u_member = rs.uniforms(key, ids, 0, 2)
         shares = np.array([s.share for s in sc.segments], dtype=np.float64)
         cum = np.cumsum(shares / shares.sum())
         cum[-1] = 1.0
@@ -82,6 +83,31 @@ class Population:
         self.late_days = np.zeros(n, dtype=np.float32)
         self.purchases_in_window = np.zeros(n, dtype=np.uint16)
         self.ever_bought = np.zeros(n, dtype=bool)
+
+    def arrays(self) -> tuple:
+        """The state arrays, in the order the journey kernel unpacks them."""
+        return (
+            self.segment,
+            self.region,
+            self.awareness,
+            self.member,
+            self.habit,
+            self.stage,
+            self.journey,
+            self.tau_next,
+            self.channel,
+            self.node,
+            self.failed,
+            self.switches,
+            self.stockouts_met,
+            self.min_price,
+            self.units,
+            self.paid,
+            self.queue_days,
+            self.late_days,
+            self.purchases_in_window,
+            self.ever_bought,
+        )
 
     def stage_counts(self) -> np.ndarray:
         """Consumers per stage (sums to the population: each is in exactly one)."""

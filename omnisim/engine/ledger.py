@@ -3,7 +3,8 @@
 Only events whose time falls in the measurement window ``[warmup, horizon)`` are tallied (a
 purchase is dated when the goods change hands: order time online, end of service in a store).
 The ledger holds sums, never per-event rows, so its size does not grow with the run; KPIs are
-pure functions of it (`omnisim.metrics.kpis`).
+pure functions of it (`omnisim.metrics.kpis`). Its storage is a few numpy arrays so that the
+compiled journey kernel can add to it directly; `Ledger.as_dict` gives it names.
 """
 
 from __future__ import annotations
@@ -47,129 +48,95 @@ SCALARS = (
     "store_waited",
     "store_wait_days_sum",
 )
+(
+    NEEDS,
+    UNAWARE,
+    SEARCHES,
+    NO_CONSIDERATION,
+    PURCHASES,
+    UNITS,
+    REVENUE,
+    BRAND_TAKE,
+    DEALER_TAKE,
+    PLATFORM_TAKE,
+    COGS,
+    ORDER_COSTS,
+    LOST_UNITS,
+    STOCKOUTS,
+    SWITCHES,
+    BALKS,
+    BLOCKED,
+    OUTSIDE_CHOICES,
+    REVIEWS,
+    STARS_SUM,
+    SATISFACTION_SUM,
+    SATISFACTION_N,
+    CHURNED,
+    HOLDING_COST,
+    REPLENISHMENT_ORDERS,
+    REPLENISHMENT_UNITS,
+    REPLENISHMENT_COST,
+    ONLINE_ORDERS,
+    DELIVERY_DAYS_SUM,
+    LATE_ORDERS,
+    TRANSIT_UNIT_DAYS,
+    STORE_ARRIVALS,
+    STORE_ADMITTED,
+    STORE_WAITED,
+    STORE_WAIT_DAYS_SUM,
+) = range(len(SCALARS))
+
+# Columns of the per-channel table.
+CHANNEL_COLUMNS = ("orders", "units", "revenue", "brand_take", "lost_units", "considered")
+CH_ORDERS, CH_UNITS, CH_REVENUE, CH_BRAND, CH_LOST, CH_CONSIDERED = range(len(CHANNEL_COLUMNS))
+# Columns of the per-node table.
+NODE_COLUMNS = ("units", "lost_units")
+ND_UNITS, ND_LOST = range(len(NODE_COLUMNS))
+# Columns of the time series (one row per period).
+SERIES_COLUMNS = ("needs", "purchases", "revenue")
+TS_NEEDS, TS_PURCHASES, TS_REVENUE = range(len(SERIES_COLUMNS))
 
 
 class Ledger:
-    """Tallies of one replication (see `SCALARS` for the scalar counters)."""
+    """Tallies of one replication."""
 
     def __init__(
-        self,
-        n_channels: int,
-        n_nodes: int,
-        warmup: float,
-        horizon: float,
-        period_days: float,
+        self, n_channels: int, n_nodes: int, warmup: float, horizon: float, period_days: float
     ) -> None:
         self.warmup = float(warmup)
         self.horizon = float(horizon)
         self.period = float(period_days)
-        self.n_periods = int(np.ceil((self.horizon - self.warmup) / self.period))
-        for name in SCALARS:
-            setattr(self, name, 0.0)
-        c, n, p = n_channels, n_nodes, self.n_periods
-        self.ch_orders = np.zeros(c)
-        self.ch_units = np.zeros(c)
-        self.ch_revenue = np.zeros(c)
-        self.ch_brand_take = np.zeros(c)
-        self.ch_lost_units = np.zeros(c)
-        self.ch_considered = np.zeros(c)
-        self.node_units = np.zeros(n)
-        self.node_lost_units = np.zeros(n)
-        self.ts_needs = np.zeros(p)
-        self.ts_purchases = np.zeros(p)
-        self.ts_revenue = np.zeros(p)
-        self.ts_ch_revenue = np.zeros((p, c))
-        self.channel_fixed_days = 0.0
+        self.n_periods = max(1, int(np.ceil((self.horizon - self.warmup) / self.period)))
+        self.acc = np.zeros(len(SCALARS))
+        self.channel = np.zeros((n_channels, len(CHANNEL_COLUMNS)))
+        self.node = np.zeros((n_nodes, len(NODE_COLUMNS)))
+        self.series = np.zeros((self.n_periods, len(SERIES_COLUMNS)))
+        self.series_channel_revenue = np.zeros((self.n_periods, n_channels))
 
-    def window(self, t: np.ndarray) -> np.ndarray:
-        """Mask of times inside the measurement window."""
-        return (t >= self.warmup) & (t < self.horizon)
+    def arrays(self) -> tuple:
+        """The arrays the journey kernel adds to, with the window (warmup, horizon, period)."""
+        window = np.array([self.warmup, self.horizon, self.period])
+        return (self.acc, self.channel, self.node, self.series, self.series_channel_revenue, window)
 
-    def period_of(self, t: np.ndarray) -> np.ndarray:
-        return np.minimum(((t - self.warmup) / self.period).astype(np.int64), self.n_periods - 1)
+    def __getitem__(self, name: str) -> float:
+        return float(self.acc[SCALARS.index(name)])
 
-    def add(self, name: str, value: float) -> None:
-        setattr(self, name, getattr(self, name) + float(value))
-
-    def record_needs(self, t: np.ndarray) -> np.ndarray:
-        w = self.window(t)
-        k = int(w.sum())
-        if k:
-            self.needs += k
-            self.ts_needs += np.bincount(self.period_of(t[w]), minlength=self.n_periods)
-        return w
-
-    def record_purchases(
-        self,
-        t: np.ndarray,
-        channel: np.ndarray,
-        node: np.ndarray,
-        units: np.ndarray,
-        value: np.ndarray,
-        brand: np.ndarray,
-        dealer: np.ndarray,
-        platform: np.ndarray,
-        unit_cost: float,
-        order_cost: np.ndarray,
-    ) -> None:
-        """Orders handed over at ``t``: value = price x units, split brand/dealer/platform."""
-        w = self.window(t)
-        if not w.any():
-            return
-        ch, nd, u, v = channel[w], node[w], units[w], value[w]
-        nc, nn = len(self.ch_orders), len(self.node_units)
-        self.purchases += int(w.sum())
-        self.units += float(u.sum())
-        self.revenue += float(v.sum())
-        self.brand_take += float(brand[w].sum())
-        self.dealer_take += float(dealer[w].sum())
-        self.platform_take += float(platform[w].sum())
-        self.cogs += float(u.sum()) * unit_cost
-        self.order_costs += float(order_cost[w].sum())
-        self.ch_orders += np.bincount(ch, minlength=nc)
-        self.ch_units += np.bincount(ch, weights=u, minlength=nc)
-        self.ch_revenue += np.bincount(ch, weights=v, minlength=nc)
-        self.ch_brand_take += np.bincount(ch, weights=brand[w], minlength=nc)
-        self.node_units += np.bincount(nd, weights=u, minlength=nn)
-        per = self.period_of(t[w])
-        self.ts_purchases += np.bincount(per, minlength=self.n_periods)
-        self.ts_revenue += np.bincount(per, weights=v, minlength=self.n_periods)
-        np.add.at(self.ts_ch_revenue, (per, ch), v)
-
-    def record_lost(self, t: np.ndarray, channel: np.ndarray, node: np.ndarray, lost: np.ndarray):
-        w = self.window(t) & (lost > 0)
-        if w.any():
-            self.stockouts += int(w.sum())
-            self.lost_units += float(lost[w].sum())
-            self.ch_lost_units += np.bincount(
-                channel[w], weights=lost[w], minlength=len(self.ch_lost_units)
-            )
-            self.node_lost_units += np.bincount(
-                node[w], weights=lost[w], minlength=len(self.node_lost_units)
-            )
+    def in_window(self, t: float) -> bool:
+        return self.warmup <= t < self.horizon
 
     def overlap_days(self, t0: float, t1: float) -> float:
         """Length of [t0, t1) inside the measurement window (days)."""
         return max(0.0, min(t1, self.horizon) - max(t0, self.warmup))
 
     def as_dict(self) -> dict:
-        """Plain data (numbers and lists) for pickling across processes and saving."""
-        out = {name: getattr(self, name) for name in SCALARS}
-        for name in (
-            "ch_orders",
-            "ch_units",
-            "ch_revenue",
-            "ch_brand_take",
-            "ch_lost_units",
-            "ch_considered",
-            "node_units",
-            "node_lost_units",
-            "ts_needs",
-            "ts_purchases",
-            "ts_revenue",
-            "ts_ch_revenue",
-        ):
-            out[name] = getattr(self, name).tolist()
-        out["channel_fixed_days"] = self.channel_fixed_days
+        """Plain data (numbers and lists) with names, for KPIs, pickling and saving."""
+        out: dict = {name: float(self.acc[i]) for i, name in enumerate(SCALARS)}
+        for j, col in enumerate(CHANNEL_COLUMNS):
+            out[f"ch_{col}"] = self.channel[:, j].tolist()
+        for j, col in enumerate(NODE_COLUMNS):
+            out[f"node_{col}"] = self.node[:, j].tolist()
+        for j, col in enumerate(SERIES_COLUMNS):
+            out[f"ts_{col}"] = self.series[:, j].tolist()
+        out["ts_ch_revenue"] = self.series_channel_revenue.tolist()
         out["warmup"], out["horizon"], out["period"] = self.warmup, self.horizon, self.period
         return out

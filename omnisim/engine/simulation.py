@@ -3,7 +3,7 @@
 The SimPy ``Environment`` owns simulated time (days). Three kinds of process share it:
 
 * the **consumer clock**, one process that wakes once per time bucket and advances every
-  consumer whose next event falls in the bucket, in time order, with vectorised numpy
+  consumer whose next event falls in the bucket, one by one in time order, in a compiled kernel
   (`omnisim.engine.buckets`, `omnisim.consumers.journey`); events that the bucket itself
   schedules into the same bucket (zero or short delays) are handled in further rounds before the
   clock moves on;
@@ -11,8 +11,9 @@ The SimPy ``Environment`` owns simulated time (days). Three kinds of process sha
 * **bookkeeping**: holding cost accrues bucket by bucket.
 
 Processing a bucket happens at the bucket's start time; supply events inside the bucket act
-after it. That is the only approximation the buckets make, and it vanishes as the bucket width
-shrinks (tested in ``tests/validation/test_convergence.py``).
+after it, and an event that a bucket schedules into itself is handled in the next round, after
+the events already popped. Those are the approximations the buckets make; they vanish as the
+bucket width shrinks (tested in ``tests/validation/test_convergence.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from omnisim.channels.service import StoreQueues
 from omnisim.consumers.journey import Journey
 from omnisim.consumers.needs import NeedClock
 from omnisim.consumers.population import STAGE_NAMES, Population, bytes_per_consumer
+from omnisim.engine import ledger as lg
 from omnisim.engine.buckets import EventCalendar
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.streams import Streams
@@ -125,7 +127,7 @@ class Simulation:
         self.inventory = Inventory(sc)
         self.queues = StoreQueues(sc)
         self.clock = NeedClock(sc)
-        self.population = Population(sc, self.streams, self.channels.names)
+        self.population = Population(sc, self.streams.keys, self.channels.names)
         self.ledger = Ledger(
             self.channels.n,
             len(sc.nodes),
@@ -149,24 +151,24 @@ class Simulation:
         self.journey = Journey(
             sc,
             self.population,
-            self.streams,
+            self.streams.keys,
             self.clock,
             self.geo,
             self.channels,
             self.inventory,
             self.queues,
             self.ledger,
-            self.calendar.schedule,
-            self.trail,
+            self.trail is not None,
         )
 
     # ------------------------------------------------------------------ processes
 
     def _record_order(self, t: float, node: int, units: int) -> None:
-        if self.ledger.warmup <= t < self.ledger.horizon:
-            self.ledger.replenishment_orders += 1
-            self.ledger.replenishment_units += units
-            self.ledger.replenishment_cost += float(self.inventory.order_cost[node])
+        if self.ledger.in_window(t):
+            acc = self.ledger.acc
+            acc[lg.REPLENISHMENT_ORDERS] += 1
+            acc[lg.REPLENISHMENT_UNITS] += units
+            acc[lg.REPLENISHMENT_COST] += float(self.inventory.order_cost[node])
 
     def _consumer_clock(self):
         env, cal, dt, led = self.env, self.calendar, self.dt, self.ledger
@@ -179,12 +181,15 @@ class Simulation:
             t1 = min((b + 1) * dt, horizon)
             overlap = led.overlap_days(t0, t1)
             if overlap > 0:
-                led.holding_cost += overlap * float(inv.stock @ inv.holding_rate)
+                led.acc[lg.HOLDING_COST] += overlap * float(inv.stock @ inv.holding_rate)
             while True:
                 ids, ts = cal.pop_until(t1)
                 if len(ids) == 0:
                     break
-                self.journey.advance(ids, ts)
+                nxt_ids, nxt_t, rows = self.journey.advance(ids, ts, t1)
+                cal.schedule(nxt_ids, nxt_t)
+                if rows is not None:
+                    self.trail.add_rows(rows)
             if self.progress is not None and t1 >= next_report:
                 self.progress(t1)
                 next_report = t1 + 1.0
@@ -196,7 +201,7 @@ class Simulation:
         """Run to the horizon and return the KPIs and ledger of this replication."""
         start = time.perf_counter()
         try:
-            self.journey.start()
+            self.calendar.schedule(*self.journey.start())
             self.inventory.start(self.env, self._record_order)
             self.env.process(self._consumer_clock())
             self.env.run(until=self.sc.horizon_days)

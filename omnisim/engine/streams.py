@@ -15,19 +15,14 @@ Two kinds of randomness are needed:
 Every key and generator is derived from one ``numpy.random.SeedSequence(seed,
 spawn_key=(replication, stream_index))``, so replication ``r`` of a run can be re-run alone and
 gives the same numbers on any machine or executor.
+
+The draw functions are compiled with numba: the journey kernel calls them once per draw.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
-
-_GAMMA = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
-_LOW32 = np.uint64(0xFFFFFFFF)
-_INV32 = 1.0 / 4294967296.0
+from numba import njit
 
 # Stream names, in a fixed order: a name's index is part of its seed, so never reorder or
 # remove; append new names at the end.
@@ -44,20 +39,19 @@ STREAM_NAMES: tuple[str, ...] = (
     "supply",
     "switch",
 )
+POPULATION, NEED, SEARCH, CONSIDER, CHOICE, TRAVEL, SERVICE, DELIVERY, REVIEW, SUPPLY, SWITCH = (
+    range(len(STREAM_NAMES))
+)
 
-# Bits of the counter: consumer id | journey number | slot.
-_SLOT_BITS = 8
-_JOURNEY_BITS = 24
-
-
-def _mix(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_INV32 = 1.0 / 4294967296.0
+_TWO_PI = 2.0 * np.pi
 
 
 class Streams:
-    """All random streams of one replication of one run.
+    """The keys and generators of one replication of one run.
 
     Args:
         seed: the run's root seed.
@@ -68,109 +62,101 @@ class Streams:
     def __init__(self, seed: int, replication: int) -> None:
         self.seed = int(seed)
         self.replication = int(replication)
-        self._keys: dict[str, np.uint64] = {}
+        self.keys = np.zeros(len(STREAM_NAMES), dtype=np.uint64)
         self._generators: dict[str, np.random.Generator] = {}
         for index, name in enumerate(STREAM_NAMES):
             ss = np.random.SeedSequence(self.seed, spawn_key=(self.replication, index))
             key, gen_seed = ss.generate_state(2, dtype=np.uint64)
-            self._keys[name] = np.uint64(key)
+            self.keys[index] = key
             self._generators[name] = np.random.Generator(np.random.PCG64(int(gen_seed)))
 
     def generator(self, name: str) -> np.random.Generator:
         """A numpy Generator for draws that are not tied to a consumer."""
         return self._generators[name]
 
-    def _bits(
-        self, name: str, ids: np.ndarray, journey: np.ndarray | int, slot: np.ndarray | int
-    ) -> np.ndarray:
-        counter = (
-            (ids.astype(np.uint64) << np.uint64(_JOURNEY_BITS + _SLOT_BITS))
-            | (np.asarray(journey, dtype=np.uint64) << np.uint64(_SLOT_BITS))
-            | np.asarray(slot, dtype=np.uint64)
-        )
-        with np.errstate(over="ignore"):
-            return _mix(self._keys[name] + counter * _GAMMA)
 
-    def uniform(
-        self, name: str, ids: np.ndarray, journey: np.ndarray | int, slot: np.ndarray | int = 0
-    ) -> np.ndarray:
-        """One uniform in (0, 1) per consumer in ``ids``, for draw ``slot`` of ``journey``."""
-        h = self._bits(name, ids, journey, slot)
-        return ((h >> _S32).astype(np.float64) + 0.5) * _INV32
-
-    def uniform2(
-        self, name: str, ids: np.ndarray, journey: np.ndarray | int, slot: np.ndarray | int = 0
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Two independent uniforms per consumer from one hash (half the cost of two calls)."""
-        h = self._bits(name, ids, journey, slot)
-        u1 = ((h >> _S32).astype(np.float64) + 0.5) * _INV32
-        u2 = ((h & _LOW32).astype(np.float64) + 0.5) * _INV32
-        return u1, u2
-
-    def uniform_matrix(
-        self, name: str, ids: np.ndarray, journey: np.ndarray | int, columns: int, slot0: int = 0
-    ) -> np.ndarray:
-        """A (len(ids), columns) matrix of uniforms using slots slot0, slot0+1, ..."""
-        n = len(ids)
-        pairs = (columns + 1) // 2
-        base = (ids.astype(np.uint64) << np.uint64(_JOURNEY_BITS + _SLOT_BITS)) | (
-            np.asarray(journey, dtype=np.uint64) << np.uint64(_SLOT_BITS)
-        )
-        counter = base[:, None] | (np.uint64(slot0) + np.arange(pairs, dtype=np.uint64))[None, :]
-        with np.errstate(over="ignore"):
-            h = _mix(self._keys[name] + counter * _GAMMA)
-        out = np.empty((n, 2 * pairs), dtype=np.float64)
-        out[:, 0::2] = (h >> _S32).astype(np.float64)
-        out[:, 1::2] = (h & _LOW32).astype(np.float64)
-        out += 0.5
-        out *= _INV32
-        return out[:, :columns]
+@njit(cache=True, inline="always")
+def _hash(key: np.uint64, cid: int, journey: int, slot: int) -> np.uint64:
+    # counter = id (bits 32..63) | journey (bits 8..31) | slot (bits 0..7)
+    c = (np.uint64(cid) << np.uint64(32)) | (np.uint64(journey) << np.uint64(8)) | np.uint64(slot)
+    z = key + c * _GAMMA
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
 
 
-def exponential(u: np.ndarray, mean: np.ndarray | float) -> np.ndarray:
-    """Inverse-CDF exponential draws of the given mean from uniforms ``u``."""
-    return -np.log(u) * mean
+@njit(cache=True, inline="always")
+def uniform(key: np.uint64, cid: int, journey: int, slot: int) -> float:
+    """A uniform in (0, 1) for draw ``slot`` of consumer ``cid``'s journey ``journey``."""
+    h = _hash(key, cid, journey, slot)
+    return (float(h >> np.uint64(32)) + 0.5) * _INV32
 
 
-def normal(u: np.ndarray) -> np.ndarray:
-    """Inverse-CDF standard normal draws from uniforms ``u``."""
-    return special.ndtri(u)
+@njit(cache=True, inline="always")
+def uniform2(key: np.uint64, cid: int, journey: int, slot: int) -> tuple[float, float]:
+    """Two independent uniforms in (0, 1) from one hash."""
+    h = _hash(key, cid, journey, slot)
+    u1 = (float(h >> np.uint64(32)) + 0.5) * _INV32
+    u2 = (float(h & np.uint64(0xFFFFFFFF)) + 0.5) * _INV32
+    return u1, u2
 
 
-def gamma_from_uniforms(
-    shape: np.ndarray, u_a: np.ndarray, u_b: np.ndarray, more: callable
-) -> np.ndarray:
-    """Unit-scale gamma draws by Marsaglia and Tsang's (2000) squeeze method, vectorised.
+@njit(cache=True, inline="always")
+def normal(key: np.uint64, cid: int, journey: int, slot: int) -> float:
+    """A standard normal draw (Box-Muller on the two uniforms of one hash)."""
+    u1, u2 = uniform2(key, cid, journey, slot)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)
 
-    ``u_a``/``u_b`` give the normal and the acceptance uniform of the first attempt;
-    ``more(k, idx)`` returns two uniform arrays for attempt ``k`` of the elements ``idx`` that
-    were rejected so far. Shapes below 1 use the boost gamma(a) = gamma(a + 1) * U**(1/a), with
-    the boost uniform taken from attempt number 0 of ``more``. Rejection is rare (about 2-5%), so
-    a few attempts finish nearly every element; the last stragglers use the exact inverse CDF.
-    """
-    a = np.asarray(shape, dtype=np.float64)
-    a = np.broadcast_to(a, u_a.shape)
-    small = a < 1.0
-    a1 = np.where(small, a + 1.0, a)
-    d = a1 - 1.0 / 3.0
+
+@njit(cache=True)
+def gamma(shape: float, key: np.uint64, cid: int, journey: int, slot0: int) -> float:
+    """A unit-scale gamma draw by Marsaglia and Tsang's (2000) squeeze method.
+
+    Uses slots ``slot0, slot0 + 1, ...`` (one normal and one uniform per attempt; about 2-5%
+    of attempts are rejected). Shapes below 1 use gamma(a) = gamma(a + 1) * U**(1/a)."""
+    a = shape if shape >= 1.0 else shape + 1.0
+    d = a - 1.0 / 3.0
     c = 1.0 / np.sqrt(9.0 * d)
-    out = np.empty_like(u_a)
-    todo = np.arange(len(u_a))
-    ua, ub = u_a, u_b
-    for attempt in range(1, 9):
-        x = normal(ua)
-        v = (1.0 + c[todo] * x) ** 3
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ok = (v > 0) & (np.log(ub) < 0.5 * x * x + d[todo] - d[todo] * v + d[todo] * np.log(v))
-        out[todo[ok]] = d[todo[ok]] * v[ok]
-        todo = todo[~ok]
-        if len(todo) == 0:
+    slot = slot0
+    while True:
+        u1, u2 = uniform2(key, cid, journey, slot)
+        x = np.sqrt(-2.0 * np.log(u1)) * np.cos(_TWO_PI * u2)
+        ua = uniform(key, cid, journey, slot + 1)
+        slot += 2
+        v = 1.0 + c * x
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        if np.log(ua) < 0.5 * x * x + d - d * v + d * np.log(v):
+            g = d * v
             break
-        ua, ub = more(attempt, todo)
-    if len(todo):
-        out[todo] = special.gammaincinv(a1[todo], ua)
-    if small.any():
-        idx = np.flatnonzero(small)
-        ub0, _ = more(0, idx)
-        out[idx] *= ub0 ** (1.0 / a[idx])
+    if shape < 1.0:
+        g *= uniform(key, cid, journey, slot) ** (1.0 / shape)
+    return g
+
+
+@njit(cache=True)
+def uniforms(key: np.uint64, ids: np.ndarray, journey: int, slot: int) -> np.ndarray:
+    """Vector form of `uniform` for many consumers (population set-up, tests)."""
+    out = np.empty(len(ids))
+    for k in range(len(ids)):
+        out[k] = uniform(key, ids[k], journey, slot)
+    return out
+
+
+@njit(cache=True)
+def normals(key: np.uint64, ids: np.ndarray, journey: int, slot: int) -> np.ndarray:
+    """Vector form of `normal`."""
+    out = np.empty(len(ids))
+    for k in range(len(ids)):
+        out[k] = normal(key, ids[k], journey, slot)
+    return out
+
+
+@njit(cache=True)
+def gammas(shape: float, key: np.uint64, ids: np.ndarray, journey: int, slot0: int) -> np.ndarray:
+    """Vector form of `gamma`."""
+    out = np.empty(len(ids))
+    for k in range(len(ids)):
+        out[k] = gamma(shape, key, ids[k], journey, slot0)
     return out

@@ -38,6 +38,23 @@ EVENTS: tuple[str, ...] = (
     "churn",
 )
 EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
+(
+    NEED,
+    UNAWARE,
+    SEARCH,
+    NO_CONSIDERATION,
+    OUTSIDE_CHOICE,
+    STORE_ARRIVAL,
+    STOCKOUT,
+    BALK,
+    SWITCH,
+    LOST_SALE,
+    PURCHASE,
+    RECEIVE,
+    USE,
+    REVIEW,
+    CHURN,
+) = range(len(EVENTS))
 
 _SCHEMA = pa.schema(
     [
@@ -76,31 +93,13 @@ class TrailWriter:
         self.rows_written = 0
         self._writer = pq.ParquetWriter(self.tmp, _SCHEMA, compression="zstd")
 
-    def add(
-        self,
-        event: str,
-        t: np.ndarray,
-        consumer: np.ndarray,
-        channel: np.ndarray | int = -1,
-        node: np.ndarray | int = -1,
-        units: np.ndarray | int = 0,
-        value: np.ndarray | float = np.nan,
-    ) -> None:
-        n = len(t)
+    def add_rows(self, rows: tuple[np.ndarray, ...]) -> None:
+        """Buffer rows given as arrays (event code, time, consumer, channel, node, units,
+        value); channel and node are -1 where there is none."""
+        n = len(rows[0])
         if n == 0:
             return
-        full = lambda x, dt: np.broadcast_to(np.asarray(x, dtype=dt), (n,))  # noqa: E731
-        self._buf.append(
-            (
-                np.full(n, EVENT_CODE[event], dtype=np.int8),
-                np.asarray(t, dtype=np.float64),
-                np.asarray(consumer, dtype=np.int32),
-                full(channel, np.int8),
-                full(node, np.int16),
-                full(units, np.int32),
-                full(value, np.float64),
-            )
-        )
+        self._buf.append(rows)
         self._rows += n
         if self._rows >= self.chunk_rows:
             self.flush()
@@ -116,13 +115,15 @@ class TrailWriter:
             {
                 "replication": pa.array(np.full(n, self.replication, dtype=np.int16)),
                 "time": pa.array(t),
-                "consumer": pa.array(cons),
-                "event": pa.DictionaryArray.from_arrays(pa.array(ev), self._events),
+                "consumer": pa.array(cons.astype(np.int32)),
+                "event": pa.DictionaryArray.from_arrays(pa.array(ev.astype(np.int8)), self._events),
                 "channel": pa.DictionaryArray.from_arrays(
-                    pa.array(ch, mask=ch < 0), self._channels
+                    pa.array(ch.astype(np.int8), mask=ch < 0), self._channels
                 ),
-                "node": pa.DictionaryArray.from_arrays(pa.array(nd, mask=nd < 0), self._nodes),
-                "units": pa.array(units),
+                "node": pa.DictionaryArray.from_arrays(
+                    pa.array(nd.astype(np.int16), mask=nd < 0), self._nodes
+                ),
+                "units": pa.array(units.astype(np.int32)),
                 "value": pa.array(value, from_pandas=True),
             },
             schema=_SCHEMA,

@@ -118,8 +118,7 @@ class Segment(_Model):
     region_mix: dict[str, NonNegFloat] | None = Field(
         None,
         description=(
-            "Weights of the regions the segment lives in; omitted = the market's population "
-            "shares."
+            "Weights of the regions the segment lives in; omitted = the market's population shares."
         ),
     )
     search_hours: NonNegFloat = Field(
@@ -502,9 +501,7 @@ class Scenario(_Model):
     channels: list[Channel] = Field(min_length=1, description="Sales channels.")
     nodes: list[StockNode] = Field(min_length=1, description="Stores and warehouses.")
     journey: Journey = Field(default_factory=Journey, description="Journey behaviour.")
-    seasonality: Seasonality = Field(
-        default_factory=Seasonality, description="Yearly need cycle."
-    )
+    seasonality: Seasonality = Field(default_factory=Seasonality, description="Yearly need cycle.")
     promotions: list[Promotion] = Field(default_factory=list, description="Promotions.")
     strategies: dict[str, dict[str, Any]] = Field(
         default_factory=dict,

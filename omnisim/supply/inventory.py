@@ -4,8 +4,8 @@ Each node reviews its stock every ``review_days`` (first review at time 0). Its 
 is on-hand plus on-order units. An order-up-to policy orders ``S - position``; with a reorder
 point ``s`` (an (s, S) policy) it orders only when ``position <= s``. An order arrives after
 ``lead_time_days``. Reviews and deliveries are ordinary SimPy processes. Consumers take stock
-first come, first served (see `omnisim.channels.service` and the journey's online orders); stock
-never goes negative: a shortfall is a stock-out.
+first come, first served in the journey kernel; stock never goes negative: a shortfall is a
+stock-out.
 """
 
 from __future__ import annotations
@@ -66,25 +66,3 @@ class Inventory:
         self.on_order[i] -= q
         self.stock[i] += q
         self.delivered[i] += q
-
-    def take(self, nodes: np.ndarray, units: np.ndarray) -> np.ndarray:
-        """Take stock first come, first served for orders in the given (time) order.
-
-        Returns the units each order gets: all it asks for while stock lasts, then the rest of
-        the stock to the first order that does not fit, then nothing."""
-        if len(nodes) == 0:
-            return np.zeros(0, dtype=np.int64)
-        order = np.argsort(nodes, kind="stable")
-        sn, su = nodes[order], units[order].astype(np.int64)
-        cum = np.cumsum(su)
-        first = np.ones(len(sn), dtype=bool)
-        first[1:] = sn[1:] != sn[:-1]
-        base = np.maximum.accumulate(np.where(first, np.arange(len(sn)), 0))
-        before = cum[base] - su[base]  # cumulative demand before each node's group
-        demand_before = cum - su - before
-        avail = np.maximum(self.stock[sn] - demand_before, 0)
-        got_sorted = np.minimum(su, avail)
-        got = np.empty_like(got_sorted)
-        got[order] = got_sorted
-        self.stock -= np.bincount(nodes, weights=got, minlength=len(self.stock)).astype(np.int64)
-        return got
