@@ -41,6 +41,7 @@ from omnisim.consumers.population import (
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
+from omnisim.engine.buckets import insert
 from omnisim.engine.ledger import Ledger
 from omnisim.scenario.schema import Scenario
 from omnisim.supply.inventory import Inventory
@@ -189,18 +190,15 @@ class Journey:
         ids = np.flatnonzero(t < self.horizon)
         return ids, t[ids]
 
-    def advance(self, ids: np.ndarray, t: np.ndarray, t_end: float):
+    def advance(self, ids: np.ndarray, t: np.ndarray, t_end: float, wheel: tuple):
         """Advance a time-sorted batch of consumers, due before ``t_end``, through every stage
-        that falls before ``t_end``, in exact time order.
-
-        Returns (ids, times) of the consumers' next events at or after ``t_end`` (or beyond
-        the in-bucket heap's room) and, with the trail on, the trail rows as a tuple of arrays
-        (else None)."""
+        that falls before ``t_end``, in exact time order; later events go into ``wheel`` (the
+        calendar's arrays). Returns the trail rows as a tuple of arrays with the trail on,
+        else None."""
         n = len(ids)
         room = HEAP_PER_EVENT * n + 64
-        out_ids = np.empty(n + room, dtype=np.int64)
-        out_t = np.empty(n + room)
-        sched = (out_ids, out_t, np.empty(room, dtype=np.int64), np.empty(room), np.array([t_end]))
+        wheel[3][2] = t_end
+        sched = (np.empty(room, dtype=np.int64), np.empty(room), *wheel)
         cap = TRAIL_ROWS_PER_EVENT * (n + room) if self.trail_on else 0
         trail = (
             np.empty(cap, dtype=np.int8),
@@ -212,20 +210,10 @@ class Journey:
             np.empty(cap),
         )
         counts = np.zeros(4, dtype=np.int64)
-        advance_batch(
-            ids.astype(np.int64),
-            t,
-            self._ctx_static,
-            sched,
-            trail,
-            counts,
-            self.trail_on,
-            *self._scratch,
-        )
-        k, m = int(counts[0]), int(counts[1])
+        advance_batch(ids, t, self._ctx_static, sched, trail, counts, self.trail_on, *self._scratch)
         self.events += int(counts[3])
-        rows = tuple(a[:m] for a in trail) if self.trail_on else None
-        return out_ids[:k], out_t[:k], rows
+        m = int(counts[1])
+        return tuple(a[:m] for a in trail) if self.trail_on else None
 
 
 @njit(cache=True)
@@ -274,11 +262,10 @@ def _row(trail, counts, do_trail, ev, t, cid, ch, nd, units, value):
 def _schedule(sched, counts, cid, t):
     """Queue consumer ``cid``'s next event at ``t``: inside the current bucket it joins the
     kernel's own heap (so it runs in exact time order among the bucket's events), otherwise
-    it goes back to the calendar."""
-    out_ids, out_t, heap_ids, heap_t, t_end = sched
+    it goes into the calendar's wheel."""
+    heap_ids, heap_t, head, link, time, params = sched
     n = counts[2]
-    if t < t_end[0] and n < heap_t.shape[0]:
-        # Binary-heap push (ties keep insertion order via the id-free comparison on time).
+    if t < params[2] and n < heap_t.shape[0]:
         k = n
         while k > 0:
             parent = (k - 1) >> 1
@@ -291,10 +278,7 @@ def _schedule(sched, counts, cid, t):
         heap_ids[k] = cid
         counts[2] = n + 1
         return
-    k = counts[0]
-    out_ids[k] = cid
-    out_t[k] = t
-    counts[0] = k + 1
+    insert(head, link, time, params, cid, t)
 
 
 @njit(cache=True, _nrt=False)
@@ -356,7 +340,7 @@ def advance_batch(ev_ids, ev_t, ctx, sched, trail, counts, do_trail, price, util
     (``price``, ``util``, ``cons`` are scratch arrays of one entry per channel), and counting
     references of the ~90 state arrays at every call cost more than the work itself."""
     stage = ctx[0][5]
-    heap_ids, heap_t = sched[2], sched[3]
+    heap_ids, heap_t = sched[0], sched[1]
     n = len(ev_ids)
     e = 0
     while True:

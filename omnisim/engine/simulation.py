@@ -18,7 +18,6 @@ bucket width shrinks (tested in ``tests/validation/test_convergence.py``).
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable
@@ -136,7 +135,7 @@ class Simulation:
             sc.engine.timeseries_days,
         )
         self.dt = sc.engine.bucket_hours / 24.0
-        self.calendar = EventCalendar(self.dt, max(1, math.ceil(1.0 / self.dt)))
+        self.calendar = EventCalendar(sc.market.consumers, self.dt, sc.horizon_days)
         self.trail = (
             TrailWriter(
                 trail_path,
@@ -173,7 +172,7 @@ class Simulation:
     def _consumer_clock(self):
         env, cal, dt, led = self.env, self.calendar, self.dt, self.ledger
         horizon = self.sc.horizon_days
-        n_buckets = math.ceil(horizon / dt - 1e-9)
+        n_buckets = cal.n_buckets
         inv = self.inventory
         next_report = 0.0
         for b in range(n_buckets):
@@ -182,12 +181,12 @@ class Simulation:
             overlap = led.overlap_days(t0, t1)
             if overlap > 0:
                 led.acc[lg.HOLDING_COST] += overlap * float(inv.stock @ inv.holding_rate)
-            while True:
-                ids, ts = cal.pop_until(t1)
+            wheel = cal.wheel()
+            while True:  # more than one round only if the in-bucket heap ran out of room
+                ids, ts = cal.pop(b)
                 if len(ids) == 0:
                     break
-                nxt_ids, nxt_t, rows = self.journey.advance(ids, ts, t1)
-                cal.schedule(nxt_ids, nxt_t)
+                rows = self.journey.advance(ids, ts, t1, wheel)
                 if rows is not None:
                     self.trail.add_rows(rows)
             if self.progress is not None and t1 >= next_report:

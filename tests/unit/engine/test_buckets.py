@@ -9,28 +9,31 @@ from omnisim.engine.buckets import EventCalendar
 
 def test_events_come_back_once_in_order_and_in_their_bucket():
     rng = np.random.default_rng(1)
-    dt = 1 / 24
-    cal = EventCalendar(dt, 24)
-    ids = np.arange(20_000)
-    times = rng.uniform(0, 30, len(ids))
+    dt, horizon, n = 1 / 24, 30.0, 20_000
+    cal = EventCalendar(n, dt, horizon)
+    ids = np.arange(n)
+    times = rng.uniform(0, 40, n)  # a quarter fall after the horizon and are dropped
     cal.schedule(ids, times)
+    assert len(cal) == int((times < horizon).sum())
+    got_ids, _got_t = cal.pending()
+    assert sorted(got_ids) == sorted(ids[times < horizon])
     seen = []
-    extra = 0
-    for b in range(int(30 / dt) + 2):
-        t_end = (b + 1) * dt
-        while True:
-            got, t = cal.pop_until(t_end)
-            if len(got) == 0:
-                break
-            assert np.all(np.diff(t) >= 0)
-            assert np.all(t < t_end + 1e-12)
-            assert np.all(t >= b * dt - 1e-12)
-            seen.append(got)
-            # Events scheduled into the current bucket come out in the next round.
-            if extra < 50 and len(got):
-                cal.schedule(np.array([100_000 + extra]), np.array([t[-1]]))
-                extra += 1
+    for b in range(cal.n_buckets):
+        got, t = cal.pop(b)
+        assert np.all(np.diff(t) >= 0)
+        assert np.all((t >= b * dt - 1e-12) & (t < (b + 1) * dt + 1e-12))
+        assert np.array_equal(t, times[got])
+        seen.append(got)
     out = np.concatenate(seen)
     assert len(cal) == 0
-    assert len(out) == len(ids) + extra
-    assert len(np.unique(out)) == len(out)
+    assert sorted(out) == sorted(ids[times < horizon])
+
+
+def test_rescheduling_after_pop_and_ties_by_id():
+    cal = EventCalendar(10, 1.0, 5.0)
+    cal.schedule(np.array([7, 3, 5]), np.array([2.5, 2.5, 2.1]))
+    ids, _t = cal.pop(2)
+    assert ids.tolist() == [5, 3, 7]  # by time, then by id
+    cal.schedule(np.array([3]), np.array([4.0]))
+    assert cal.pop(4)[0].tolist() == [3]
+    assert len(cal) == 0
