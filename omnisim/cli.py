@@ -18,6 +18,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from omnisim.api import default_out_dir, simulate
+from omnisim.consumers.journey import kernels_cached
 from omnisim.engine.simulation import MemoryRefused
 from omnisim.scenario.loading import ScenarioError, load_scenario, validate_file
 from omnisim.scenario.schema import Scenario
@@ -108,6 +109,8 @@ def run(
     target = out_dir if out_dir is not None else default_out_dir(sc, strategy, seed_v)
     if target.exists() and not target.is_dir():
         _fail([f"--out: {target} exists and is not a folder"])
+    if not quiet and not kernels_cached():
+        err.print("first run: compiling the simulation kernels (about a minute, cached after)")
     bar = _progress(reps_v * sc.horizon_days, quiet)
     try:
         if bar is not None:

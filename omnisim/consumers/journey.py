@@ -126,6 +126,15 @@ def _poisson_cdf_table(means: np.ndarray) -> np.ndarray:
     return out
 
 
+def kernels_cached() -> bool:
+    """Whether the compiled kernel is already in numba's on-disk cache (else the first run
+    compiles it, which takes about a minute)."""
+    from pathlib import Path
+
+    cache = Path(__file__).parent / "__pycache__"
+    return any(cache.glob("journey.advance_batch-*.nbi"))
+
+
 class Journey:
     """Holds the kernel's inputs and runs it on each batch of due events."""
 
