@@ -41,8 +41,9 @@ from omnisim.consumers.population import (
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
-from omnisim.engine.buckets import insert
+from omnisim.engine.buckets import P_BUCKET_END, insert
 from omnisim.engine.ledger import Ledger
+from omnisim.engine.prefetch import prefetch
 from omnisim.scenario.schema import Scenario
 from omnisim.supply.inventory import Inventory
 
@@ -76,6 +77,7 @@ from omnisim.supply.inventory import Inventory
 ) = range(25)
 
 TRAIL_ROWS_PER_EVENT = 8
+PREFETCH_AHEAD = 8  # events of the batch whose consumer state is requested ahead of use
 HEAP_PER_EVENT = 4  # room for same-bucket follow-up events per event in a batch
 
 
@@ -206,8 +208,8 @@ class Journey:
         else None."""
         n = len(ids)
         room = HEAP_PER_EVENT * n + 64
-        wheel[3][2] = t_end
-        sched = (np.empty(room, dtype=np.int64), np.empty(room), *wheel)
+        wheel[-1][P_BUCKET_END] = t_end
+        sched = (np.empty(room, dtype=np.int64), np.empty(room), wheel)
         cap = TRAIL_ROWS_PER_EVENT * (n + room) if self.trail_on else 0
         trail = (
             np.empty(cap, dtype=np.int8),
@@ -272,9 +274,9 @@ def _schedule(sched, counts, cid, t):
     """Queue consumer ``cid``'s next event at ``t``: inside the current bucket it joins the
     kernel's own heap (so it runs in exact time order among the bucket's events), otherwise
     it goes into the calendar's wheel."""
-    heap_ids, heap_t, head, link, time, params = sched
+    heap_ids, heap_t, wheel = sched
     n = counts[2]
-    if t < params[2] and n < heap_t.shape[0]:
+    if t < wheel[-1][P_BUCKET_END] and n < heap_t.shape[0]:
         k = n
         while k > 0:
             parent = (k - 1) >> 1
@@ -287,7 +289,7 @@ def _schedule(sched, counts, cid, t):
         heap_ids[k] = cid
         counts[2] = n + 1
         return
-    insert(head, link, time, params, cid, t)
+    insert(wheel, cid, t)
 
 
 @njit(cache=True, _nrt=False)
@@ -341,6 +343,32 @@ def _price(i, c, t, ctx) -> tuple[float, bool, bool]:
     return price, promo, live
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _prefetch_consumer(pop, i):
+    """Start loading consumer ``i``'s state, every array of `Population.arrays` (a hint;
+    changes no result)."""
+    prefetch(pop[0], i)
+    prefetch(pop[1], i)
+    prefetch(pop[2], i)
+    prefetch(pop[3], i)
+    prefetch(pop[4], i)
+    prefetch(pop[5], i)
+    prefetch(pop[6], i)
+    prefetch(pop[7], i)
+    prefetch(pop[8], i)
+    prefetch(pop[9], i)
+    prefetch(pop[10], i)
+    prefetch(pop[11], i)
+    prefetch(pop[12], i)
+    prefetch(pop[13], i)
+    prefetch(pop[14], i)
+    prefetch(pop[15], i)
+    prefetch(pop[16], i)
+    prefetch(pop[17], i)
+    prefetch(pop[18], i)
+    prefetch(pop[19], i)
+
+
 @njit(cache=True, _nrt=False)
 def advance_batch(ev_ids, ev_t, ctx, sched, trail, counts, do_trail, price, util, cons):
     """Advance each event in order by one stage (see the module docstring).
@@ -357,6 +385,8 @@ def advance_batch(ev_ids, ev_t, ctx, sched, trail, counts, do_trail, price, util
         if e < n and (counts[2] == 0 or ev_t[e] <= heap_t[0]):
             i = ev_ids[e]
             t = ev_t[e]
+            if e + PREFETCH_AHEAD < n:
+                _prefetch_consumer(ctx[0], ev_ids[e + PREFETCH_AHEAD])
             e += 1
         elif counts[2] > 0:
             i, t = _heap_pop(heap_ids, heap_t, counts)

@@ -1,13 +1,19 @@
 """The consumer event calendar: a timing wheel with one bucket per time step.
 
 Each consumer has exactly one pending event (the next stage of their journey), so the calendar
-needs no heap of a million entries: per consumer it stores the event time and a link to the
-next consumer in the same bucket (an intrusive singly linked list), and per bucket the head of
-its list. Scheduling is O(1); handing out a bucket walks its list and sorts it by time (a few
-thousand entries at most). Both run compiled, and the journey kernel inserts into the wheel
-directly. Events at or after the horizon are dropped (they would never run).
+needs no heap of a million entries. A bucket holds its events (consumer id and time, days) in a
+chain of fixed-size **pages**: scheduling appends to the bucket's last page, O(1); handing out a
+bucket copies its pages and sorts the few thousand entries by time. Reading a bucket touches its
+pages one after another; an earlier design linked consumers directly (one pointer per
+consumer), and walking that list, one dependent cache miss per event, took 17% of a run at
+300,000 consumers (see ``docs/performance.md``).
 
-Memory: 12 bytes per consumer (in the consumer records) plus 8 bytes per bucket.
+Pages come from a pool sized for the worst case, so the compiled kernel never allocates: at
+most ``ceil(pending / PAGE) + non-empty buckets`` pages are in use, and pending events never
+exceed the number of consumers. Events at or after the horizon are dropped (they would never
+run).
+
+Memory: 12 bytes per pending event plus about 12 bytes per page slot of partly filled pages.
 """
 
 from __future__ import annotations
@@ -18,105 +24,154 @@ import numpy as np
 from numba import njit
 
 NONE = -1
+PAGE = 32  # events per page
+# Indices into the calendar's float parameters and integer state.
+P_DT, P_HORIZON, P_BUCKET_END = 0, 1, 2
+S_FREE_TOP, S_PENDING = 0, 1
 
 
 class EventCalendar:
-    """Pending consumer events in buckets of width ``dt`` days up to ``horizon``."""
+    """Pending consumer events in buckets of width ``dt`` days up to ``horizon``.
 
-    def __init__(
-        self,
-        n_consumers: int,
-        dt: float,
-        horizon: float,
-        link: np.ndarray | None = None,
-        time: np.ndarray | None = None,
-    ) -> None:
-        """``link`` (int32) and ``time`` (float64) may be given as views of the consumers'
-        records, so that walking a bucket touches memory the journey reads next anyway."""
+    Args:
+        n_consumers: the most events that can be pending at once (one per consumer).
+        dt: bucket width (days).
+        horizon: end of the run (days); events at or after it are dropped.
+    """
+
+    def __init__(self, n_consumers: int, dt: float, horizon: float) -> None:
         self.dt = float(dt)
         self.n_buckets = max(1, math.ceil(horizon / self.dt - 1e-9))
         self.horizon = float(horizon)
-        self.head = np.full(self.n_buckets, NONE, dtype=np.int64)
-        self.link = np.full(n_consumers, NONE, dtype=np.int32) if link is None else link
-        self.time = np.full(n_consumers, np.inf) if time is None else time
-        # dt, horizon, current bucket end (set by the engine before each batch)
+        n_pages = -(-n_consumers // PAGE) + min(self.n_buckets, n_consumers) + 1
+        self.head = np.full(self.n_buckets, NONE, dtype=np.int32)
+        self.tail = np.full(self.n_buckets, NONE, dtype=np.int32)
+        self.page_ids = np.empty((n_pages, PAGE), dtype=np.int32)
+        self.page_t = np.empty((n_pages, PAGE))
+        self.page_next = np.full(n_pages, NONE, dtype=np.int32)
+        self.page_fill = np.zeros(n_pages, dtype=np.int32)
+        self.free = np.arange(n_pages - 1, -1, -1, dtype=np.int32)  # a stack of free pages
+        self.state = np.array([n_pages, 0], dtype=np.int64)  # free-stack size, pending events
+        # dt, horizon, end of the bucket being processed (set by the engine before each batch)
         self.params = np.array([self.dt, self.horizon, 0.0])
 
     def wheel(self) -> tuple:
         """The arrays the journey kernel inserts into."""
-        return (self.head, self.link, self.time, self.params)
+        return (
+            self.head,
+            self.tail,
+            self.page_ids,
+            self.page_t,
+            self.page_next,
+            self.page_fill,
+            self.free,
+            self.state,
+            self.params,
+        )
 
     def schedule(self, ids: np.ndarray, times: np.ndarray) -> None:
         """Consumer ``ids[k]`` acts at ``times[k]`` (days); none may already have an event."""
-        insert_many(self.head, self.link, self.time, self.params, ids.astype(np.int64), times)
+        insert_many(self.wheel(), ids.astype(np.int64), np.asarray(times, dtype=np.float64))
 
     def pop(self, bucket: int) -> tuple[np.ndarray, np.ndarray]:
         """Remove and return bucket ``bucket``'s events, sorted by time (ties by id)."""
-        return pop_bucket(self.head, self.link, self.time, bucket)
+        return pop_bucket(self.wheel(), bucket)
 
     def __len__(self) -> int:
-        return int(np.isfinite(self.time).sum())
+        return int(self.state[S_PENDING])
 
     def pending(self) -> tuple[np.ndarray, np.ndarray]:
-        """All pending events (ids, times) found by walking every bucket; for checks."""
-        ids = walk_all(self.head, self.link, len(self.link))
-        return ids, self.time[ids]
+        """All pending events (ids, times), bucket by bucket; for checks."""
+        return walk_all(self.wheel())
 
 
-@njit(cache=True, _nrt=False)
-def insert(head, link, time, params, cid, t) -> None:
+@njit(cache=True, inline="always", _nrt=False)
+def insert(wheel, cid, t) -> None:
     """Put consumer ``cid``'s event at ``t`` into its bucket (dropped at/after the horizon)."""
-    if t >= params[1]:
+    head, tail, page_ids, page_t, page_next, page_fill, free, state, params = wheel
+    if t >= params[P_HORIZON]:
         return
-    b = int(t / params[0])
+    b = int(t / params[P_DT])
     if b >= head.shape[0]:
         b = head.shape[0] - 1
-    time[cid] = t
-    link[cid] = head[b]
-    head[b] = cid
+    p = tail[b]
+    if p == NONE or page_fill[p] == PAGE:
+        top = state[S_FREE_TOP] - 1
+        state[S_FREE_TOP] = top
+        q = free[top]
+        page_next[q] = NONE
+        page_fill[q] = 0
+        if p == NONE:
+            head[b] = q
+        else:
+            page_next[p] = q
+        tail[b] = q
+        p = q
+    k = page_fill[p]
+    page_ids[p, k] = cid
+    page_t[p, k] = t
+    page_fill[p] = k + 1
+    state[S_PENDING] += 1
 
 
 @njit(cache=True, _nrt=False)
-def insert_many(head, link, time, params, ids, times) -> None:
+def insert_many(wheel, ids, times) -> None:
     for k in range(len(ids)):
-        insert(head, link, time, params, ids[k], times[k])
+        insert(wheel, ids[k], times[k])
 
 
 @njit(cache=True)
-def pop_bucket(head, link, time, b):
+def pop_bucket(wheel, b):
+    head, tail, page_ids, page_t, page_next, page_fill, free, state, _ = wheel
     n = 0
-    c = head[b]
-    while c != NONE:
-        n += 1
-        c = link[c]
+    p = head[b]
+    while p != NONE:
+        n += page_fill[p]
+        p = page_next[p]
     ids = np.empty(n, dtype=np.int64)
     t = np.empty(n)
-    c = head[b]
     k = 0
-    while c != NONE:
-        ids[k] = c
-        t[k] = time[c]
-        nxt = link[c]
-        link[c] = NONE
-        time[c] = np.inf
-        c = nxt
-        k += 1
+    p = head[b]
+    while p != NONE:
+        for j in range(page_fill[p]):
+            ids[k] = page_ids[p, j]
+            t[k] = page_t[p, j]
+            k += 1
+        nxt = page_next[p]
+        free[state[S_FREE_TOP]] = p
+        state[S_FREE_TOP] += 1
+        p = nxt
     head[b] = NONE
-    # Sort by time, ties by id, so that the order does not depend on insertion history.
-    order = np.argsort(ids, kind="mergesort")
+    tail[b] = NONE
+    state[S_PENDING] -= n
+    # Sort by time, ties by id, so that the order does not depend on insertion history: one
+    # quicksort on time, then each run of equal times (rare) sorted by id.
+    order = np.argsort(t)
     ids, t = ids[order], t[order]
-    order = np.argsort(t, kind="mergesort")
-    return ids[order], t[order]
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and t[j] == t[i]:
+            j += 1
+        if j - i > 1:
+            ids[i:j] = np.sort(ids[i:j])
+        i = j
+    return ids, t
 
 
 @njit(cache=True)
-def walk_all(head, link, n_max):
-    out = np.empty(n_max, dtype=np.int64)
+def walk_all(wheel):
+    head, _, page_ids, page_t, page_next, page_fill, _, state, _ = wheel
+    n = state[S_PENDING]
+    ids = np.empty(n, dtype=np.int64)
+    t = np.empty(n)
     k = 0
     for b in range(head.shape[0]):
-        c = head[b]
-        while c != NONE and k < n_max:
-            out[k] = c
-            k += 1
-            c = link[c]
-    return out[:k]
+        p = head[b]
+        while p != NONE:
+            for j in range(page_fill[p]):
+                ids[k] = page_ids[p, j]
+                t[k] = page_t[p, j]
+                k += 1
+            p = page_next[p]
+    return ids, t
