@@ -174,13 +174,9 @@ def validate(
     scenario: Annotated[Path, typer.Argument(help="Scenario file to check.")],
     set_: SetOpt = None,
 ) -> None:
-    """Check SCENARIO and each of its strategies; print every problem with its line."""
-    if set_:
-        try:
-            load_scenario(scenario, overrides=list(set_))
-        except ScenarioError as e:
-            _fail(e.problems)
-    problems = validate_file(scenario)
+    """Check SCENARIO and each of its strategies, with the --set overrides applied to each;
+    print every problem with its line."""
+    problems = validate_file(scenario, overrides=list(set_ or []))
     if problems:
         _fail(problems)
     out.print(f"{scenario}: valid")

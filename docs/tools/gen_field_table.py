@@ -65,6 +65,8 @@ def _constraints(metadata: list[Any]) -> str:
             hi, hi_open = m.lt, True
         elif isinstance(m, at.MinLen):
             extra.append(f"at least {m.min_length} item{'s' if m.min_length != 1 else ''}")
+        elif isinstance(m, at.MaxLen):
+            extra.append(f"at most {m.max_length} item{'s' if m.max_length != 1 else ''}")
     if lo is not None and hi is not None:
         rng = f"in {'(' if lo_open else '['}{_num(lo)}, {_num(hi)}{')' if hi_open else ']'}"
     elif lo is not None:
@@ -117,7 +119,7 @@ def _type_text(tp: Any, metadata: Sequence[Any] = ()) -> str:
     rule = _constraints(meta)
     if not rule:
         return text
-    return f"{text}, {rule}" if rule.startswith("at least") else f"{text} {rule}"
+    return f"{text}, {rule}" if rule.startswith("at ") else f"{text} {rule}"
 
 
 def _flow(value: Any) -> str:

@@ -32,14 +32,11 @@ class Geography:
         r = len(names)
         days = np.full((r, r), m.default_distance_days)
         np.fill_diagonal(days, m.same_region_days)
-        given = np.zeros((r, r), dtype=bool)
+        # A pair applies both ways (validation refuses two different values for it).
         for a, row in m.distance_days.items():
             for b, d in row.items():
                 i, j = idx[a], idx[b]
-                days[i, j] = d
-                given[i, j] = True
-                if not given[j, i]:
-                    days[j, i] = d
+                days[i, j] = days[j, i] = d
         shares = np.array([x.population_share for x in m.regions], dtype=np.float64)
         return cls(names, shares / shares.sum(), days)
 

@@ -181,7 +181,7 @@ class Journey:
             self.geo,
             queues.params(),
             inventory.stock,
-            clock.cum,
+            clock.table(),
             (self.rating_sum, self.rating_n),
             self.weights,
             keys,
@@ -197,7 +197,7 @@ class Journey:
     def start(self) -> tuple[np.ndarray, np.ndarray]:
         """Every consumer's first need (stationary start): (ids, times) before the horizon."""
         pop = self.pop
-        t = first_needs(pop.segment, pop.tau_next, self.seg, self.clock.cum, self.keys)
+        t = first_needs(pop.segment, pop.tau_next, self.seg, self.clock.table(), self.keys)
         ids = np.flatnonzero(t < self.horizon)
         return ids, t[ids]
 
@@ -228,7 +228,7 @@ class Journey:
 
 
 @njit(cache=True)
-def first_needs(segment, tau_next, seg, cum, keys) -> np.ndarray:
+def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
     """Draw each consumer's first need from the equilibrium law; returns real times."""
     dist, mean, shape, ln_mu, ln_sigma = seg[6], seg[7], seg[8], seg[9], seg[10]
     key = keys[rs.NEED]
@@ -236,7 +236,7 @@ def first_needs(segment, tau_next, seg, cum, keys) -> np.ndarray:
     for i in range(len(segment)):
         tau = draw_interval(segment[i], dist, mean, shape, ln_mu, ln_sigma, key, i, 0, True)
         tau_next[i] = tau
-        out[i] = to_real(cum, tau)
+        out[i] = to_real(table, tau)
     return out
 
 
@@ -416,7 +416,7 @@ def _need(i, t, ctx, sched, trail, counts, do_trail):
     j = journey[i]
     s = segment[i]
     x = draw_interval(s, seg[6], seg[7], seg[8], seg[9], seg[10], keys[rs.NEED], i, j, False)
-    tau_next[i] = to_op(ctx[6], t) + x
+    tau_next[i] = to_op(ctx[6][0], t) + x
     _row(trail, counts, do_trail, tr.NEED, t, i, -1, -1, 0, np.nan)
     u_aware, u_search = rs.uniform2(keys[rs.SEARCH], i, j, 0)
     if u_aware >= awareness[i]:
@@ -440,7 +440,7 @@ def _need(i, t, ctx, sched, trail, counts, do_trail):
     _schedule(sched, counts, i, t - seg[0][s] * np.log(u_search))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
     pop, seg, chp, w, keys, led = ctx[0], ctx[1], ctx[2], ctx[8], ctx[9], ctx[10]
     segment, region, awareness, member, habit = pop[0], pop[1], pop[2], pop[3], pop[4]
@@ -585,7 +585,7 @@ def _order_online(i, t, c, p, ctx, sched, trail, counts, do_trail):
     _purchase(i, t, c, node, got, p, t + lead, u_use, ctx, sched, trail, counts, do_trail)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _arrive(i, t, ctx, sched, trail, counts, do_trail):
     pop, qp, stock, keys, led = ctx[0], ctx[4], ctx[5], ctx[9], ctx[10]
     j, sw = pop[6][i], pop[11][i]

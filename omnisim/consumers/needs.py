@@ -51,6 +51,14 @@ class NeedClock:
             )
         self.rate = rate
         self.cum = np.concatenate(([0.0], np.cumsum(rate) * GRID_DAYS))
+        # Inverse look-up: start[k] is the grid cell holding operational time k * step, with
+        # step no wider than the narrowest cell, so Lambda^-1 is a look-up and a short scan.
+        positive = rate[rate > 0]
+        self.step = GRID_DAYS * (float(positive.min()) if len(positive) else 1.0)
+        marks = np.arange(int(self.cum[-1] / self.step) + 2) * self.step
+        self.start = np.clip(
+            np.searchsorted(self.cum, marks, side="right") - 1, 0, len(self.cum) - 2
+        ).astype(np.int64)
         segs = sc.segments
         self.mean = np.array([s.need.mean_interval_days for s in segs])
         cv = np.array([s.need.cv for s in segs])
@@ -63,13 +71,17 @@ class NeedClock:
         """The arrays the journey kernel reads."""
         return (self.cum, self.dist, self.mean, self.shape, self.ln_mu, self.ln_sigma)
 
+    def table(self) -> tuple:
+        """(Lambda on the grid, inverse look-up, its step): what `to_real` reads."""
+        return (self.cum, self.start, self.step)
+
     def to_op(self, t: np.ndarray) -> np.ndarray:
         """Operational time Lambda(t) (vector form, for checks)."""
         return np.array([to_op(self.cum, x) for x in np.asarray(t, dtype=np.float64)])
 
     def to_real(self, tau: np.ndarray) -> np.ndarray:
         """Real time Lambda^-1(tau); beyond the tabulated horizon, +inf (never reached)."""
-        return np.array([to_real(self.cum, x) for x in np.asarray(tau, dtype=np.float64)])
+        return np.array([to_real(self.table(), x) for x in np.asarray(tau, dtype=np.float64)])
 
 
 @njit(cache=True)
@@ -85,18 +97,18 @@ def to_op(cum: np.ndarray, t: float) -> float:
 
 
 @njit(cache=True)
-def to_real(cum: np.ndarray, tau: float) -> float:
-    """Lambda^-1(tau) by bisection on the grid; +inf beyond it."""
+def to_real(table, tau: float) -> float:
+    """Lambda^-1(tau) on the grid; +inf beyond it. ``table`` is `NeedClock.table()`: the cell
+    ``lo`` with Lambda[lo] <= tau < Lambda[lo + 1] is found from the look-up and a scan of a
+    few cells (the same cell a bisection finds)."""
+    cum, start, step = table
     n = len(cum)
     if tau >= cum[n - 1]:
         return np.inf
-    lo, hi = 0, n - 1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if cum[mid] <= tau:
-            lo = mid
-        else:
-            hi = mid
+    k = int(tau / step)
+    lo = start[k] if k > 0 else 0
+    while cum[lo + 1] <= tau:
+        lo += 1
     return (lo + (tau - cum[lo]) / (cum[lo + 1] - cum[lo])) * GRID_DAYS
 
 

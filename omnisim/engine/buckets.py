@@ -13,7 +13,7 @@ most ``ceil(pending / PAGE) + non-empty buckets`` pages are in use, and pending 
 exceed the number of consumers. Events at or after the horizon are dropped (they would never
 run).
 
-Memory: 12 bytes per pending event plus about 12 bytes per page slot of partly filled pages.
+Memory: 12 bytes per pending event plus the unused slots of each bucket's last page.
 """
 
 from __future__ import annotations
@@ -45,11 +45,11 @@ class EventCalendar:
         self.horizon = float(horizon)
         n_pages = -(-n_consumers // PAGE) + min(self.n_buckets, n_consumers) + 1
         self.head = np.full(self.n_buckets, NONE, dtype=np.int32)
-        self.tail = np.full(self.n_buckets, NONE, dtype=np.int32)
+        # Per bucket: its last page and how full that page is (every other page is full).
+        self.tail = np.full((self.n_buckets, 2), NONE, dtype=np.int32)
         self.page_ids = np.empty((n_pages, PAGE), dtype=np.int32)
         self.page_t = np.empty((n_pages, PAGE))
         self.page_next = np.full(n_pages, NONE, dtype=np.int32)
-        self.page_fill = np.zeros(n_pages, dtype=np.int32)
         self.free = np.arange(n_pages - 1, -1, -1, dtype=np.int32)  # a stack of free pages
         self.state = np.array([n_pages, 0], dtype=np.int64)  # free-stack size, pending events
         # dt, horizon, end of the bucket being processed (set by the engine before each batch)
@@ -63,7 +63,6 @@ class EventCalendar:
             self.page_ids,
             self.page_t,
             self.page_next,
-            self.page_fill,
             self.free,
             self.state,
             self.params,
@@ -88,29 +87,29 @@ class EventCalendar:
 @njit(cache=True, inline="always", _nrt=False)
 def insert(wheel, cid, t) -> None:
     """Put consumer ``cid``'s event at ``t`` into its bucket (dropped at/after the horizon)."""
-    head, tail, page_ids, page_t, page_next, page_fill, free, state, params = wheel
+    head, tail, page_ids, page_t, page_next, free, state, params = wheel
     if t >= params[P_HORIZON]:
         return
     b = int(t / params[P_DT])
     if b >= head.shape[0]:
         b = head.shape[0] - 1
-    p = tail[b]
-    if p == NONE or page_fill[p] == PAGE:
+    p = tail[b, 0]
+    k = tail[b, 1]
+    if p == NONE or k == PAGE:
         top = state[S_FREE_TOP] - 1
         state[S_FREE_TOP] = top
         q = free[top]
         page_next[q] = NONE
-        page_fill[q] = 0
         if p == NONE:
             head[b] = q
         else:
             page_next[p] = q
-        tail[b] = q
+        tail[b, 0] = q
         p = q
-    k = page_fill[p]
+        k = 0
     page_ids[p, k] = cid
     page_t[p, k] = t
-    page_fill[p] = k + 1
+    tail[b, 1] = k + 1
     state[S_PENDING] += 1
 
 
@@ -120,20 +119,26 @@ def insert_many(wheel, ids, times) -> None:
         insert(wheel, ids[k], times[k])
 
 
+@njit(cache=True, inline="always")
+def _fill(tail, b, p):
+    """Events on page ``p`` of bucket ``b``: all but the last page are full."""
+    return tail[b, 1] if p == tail[b, 0] else PAGE
+
+
 @njit(cache=True)
 def pop_bucket(wheel, b):
-    head, tail, page_ids, page_t, page_next, page_fill, free, state, _ = wheel
+    head, tail, page_ids, page_t, page_next, free, state, params = wheel
     n = 0
     p = head[b]
     while p != NONE:
-        n += page_fill[p]
+        n += _fill(tail, b, p)
         p = page_next[p]
     ids = np.empty(n, dtype=np.int64)
     t = np.empty(n)
     k = 0
     p = head[b]
     while p != NONE:
-        for j in range(page_fill[p]):
+        for j in range(_fill(tail, b, p)):
             ids[k] = page_ids[p, j]
             t[k] = page_t[p, j]
             k += 1
@@ -142,26 +147,56 @@ def pop_bucket(wheel, b):
         state[S_FREE_TOP] += 1
         p = nxt
     head[b] = NONE
-    tail[b] = NONE
+    tail[b, 0] = NONE
+    tail[b, 1] = NONE
     state[S_PENDING] -= n
-    # Sort by time, ties by id, so that the order does not depend on insertion history: one
-    # quicksort on time, then each run of equal times (rare) sorted by id.
-    order = np.argsort(t)
-    ids, t = ids[order], t[order]
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and t[j] == t[i]:
-            j += 1
-        if j - i > 1:
-            ids[i:j] = np.sort(ids[i:j])
-        i = j
-    return ids, t
+    return sort_events(ids, t, b * params[P_DT], params[P_DT])
+
+
+@njit(cache=True)
+def sort_events(ids, t, t0, width):
+    """Events sorted by time, ties by id (so the order never depends on insertion history).
+
+    Times lie in ``[t0, t0 + width)``, spread fairly evenly, so a distribution sort is
+    linear on average: count events into ``n`` equal sub-intervals, place them, then an
+    insertion sort by (time, id) inside each sub-interval (a handful of events)."""
+    n = len(ids)
+    if n < 2:
+        return ids, t
+    slot = np.empty(n, dtype=np.int64)
+    start = np.zeros(n + 1, dtype=np.int64)
+    scale = n / width
+    for k in range(n):
+        s = int((t[k] - t0) * scale)
+        s = 0 if s < 0 else (n - 1 if s >= n else s)
+        slot[k] = s
+        start[s + 1] += 1
+    for s in range(n):
+        start[s + 1] += start[s]
+    out_ids = np.empty(n, dtype=np.int64)
+    out_t = np.empty(n)
+    pos = start[:n].copy()
+    for k in range(n):
+        s = slot[k]
+        out_ids[pos[s]] = ids[k]
+        out_t[pos[s]] = t[k]
+        pos[s] += 1
+    for s in range(n):
+        for k in range(start[s] + 1, start[s + 1]):
+            ti, ii = out_t[k], out_ids[k]
+            j = k - 1
+            while j >= start[s] and (out_t[j] > ti or (out_t[j] == ti and out_ids[j] > ii)):
+                out_t[j + 1] = out_t[j]
+                out_ids[j + 1] = out_ids[j]
+                j -= 1
+            out_t[j + 1] = ti
+            out_ids[j + 1] = ii
+    return out_ids, out_t
 
 
 @njit(cache=True)
 def walk_all(wheel):
-    head, _, page_ids, page_t, page_next, page_fill, _, state, _ = wheel
+    head, tail, page_ids, page_t, page_next, _, state, _ = wheel
     n = state[S_PENDING]
     ids = np.empty(n, dtype=np.int64)
     t = np.empty(n)
@@ -169,7 +204,7 @@ def walk_all(wheel):
     for b in range(head.shape[0]):
         p = head[b]
         while p != NONE:
-            for j in range(page_fill[p]):
+            for j in range(_fill(tail, b, p)):
                 ids[k] = page_ids[p, j]
                 t[k] = page_t[p, j]
                 k += 1

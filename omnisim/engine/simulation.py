@@ -5,15 +5,18 @@ The SimPy ``Environment`` owns simulated time (days). Three kinds of process sha
 * the **consumer clock**, one process that wakes once per time bucket and advances every
   consumer whose next event falls in the bucket, one by one in time order, in a compiled kernel
   (`omnisim.engine.buckets`, `omnisim.consumers.journey`); events that the bucket itself
-  schedules into the same bucket (zero or short delays) are handled in further rounds before the
-  clock moves on;
+  schedules into the same bucket (zero or short delays) join the kernel's own heap and run in
+  exact time order among the bucket's events (a further round is needed only in the rare case
+  that the heap runs out of room);
 * **supply** processes: one review process per stock node, plus one per delivery in transit;
 * **bookkeeping**: holding cost accrues bucket by bucket.
 
-Processing a bucket happens at the bucket's start time; supply events inside the bucket act
-after it, and an event that a bucket schedules into itself is handled in the next round, after
-the events already popped. Those are the approximations the buckets make; they vanish as the
-bucket width shrinks (tested in ``tests/validation/test_convergence.py``).
+Processing a bucket happens at the bucket's start time, and supply events inside the bucket
+(replenishment reviews and deliveries) act after it: consumers see stock change at bucket ends.
+That, and holding cost counted on the stock at each bucket's start, are the approximations the
+buckets make; consumer events among themselves are in exact order whatever the width. The
+approximations vanish as the bucket width shrinks (tested in
+``tests/validation/test_convergence.py``).
 """
 
 from __future__ import annotations

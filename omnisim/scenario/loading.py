@@ -1058,10 +1058,12 @@ def strategy_names(path_or_data: str | Path | Mapping[str, Any]) -> list[str]:
     return [str(name) for name in _strategy_map(src)]
 
 
-def validate_file(path: str | Path) -> list[str]:
+def validate_file(path: str | Path, overrides: Sequence[str] = ()) -> list[str]:
     """Every problem of the base scenario and of each strategy applied to it ([] if all are
-    valid). A strategy's problem that the base does not have and that is not located in the
-    strategy itself is marked with the strategy's name."""
+    valid). `overrides` ('dotted.path=value') are applied to the base and, after its overlay,
+    to each strategy, as `load_scenario(path, strategy, overrides)` applies them. A strategy's
+    problem that the base does not have and that is not located in the strategy itself is
+    marked with the strategy's name."""
     try:
         src = _read(path)
     except ScenarioError as err:
@@ -1069,7 +1071,7 @@ def validate_file(path: str | Path) -> list[str]:
 
     def problems_of(strategy: str | None) -> list[_Problem] | list[str]:
         try:
-            data, origins = _resolve(src, strategy, ())
+            data, origins = _resolve(src, strategy, overrides)
             _validate(data, origins)
         except ScenarioError as err:
             return err.items if isinstance(err, _Problems) else list(err.problems)
@@ -1087,11 +1089,9 @@ def validate_file(path: str | Path) -> list[str]:
             text = str(p)
             if text in out:
                 continue
-            if (
-                isinstance(p, _Problem)
-                and p.field != f"strategies.{name}"
-                and not p.field.startswith(f"strategies.{name}.")
-            ):
+            if not isinstance(p, _Problem):  # e.g. an override the strategy makes impossible
+                text = f"{text} (with strategy {name!r})"
+            elif p.field != f"strategies.{name}" and not p.field.startswith(f"strategies.{name}."):
                 text = str(
                     _Problem(p.where, p.field, f"{p.message} (with strategy {name!r})", p.order)
                 )

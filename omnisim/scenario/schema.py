@@ -11,11 +11,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
+
+MAX_CHANNELS = 16
+"""Most channels a scenario may have: the journey kernel keeps each consumer's failed channels
+as bits of a 16-bit mask."""
 
 
 class _Model(BaseModel):
@@ -48,8 +53,9 @@ class Market(_Model):
         default_factory=dict,
         description=(
             "Transport time between regions in days, as {from: {to: days}}; used for delivery "
-            "lead times and 'nearest node'. Missing pairs use `same_region_days` within a region "
-            "and `default_distance_days` across regions; the matrix is made symmetric."
+            "lead times and 'nearest node'. The matrix is symmetric: a pair given in one "
+            "direction applies both ways, and the two directions may not differ. Missing pairs "
+            "use `same_region_days` within a region and `default_distance_days` across regions."
         ),
     )
     same_region_days: NonNegFloat = Field(
@@ -118,7 +124,9 @@ class Segment(_Model):
     region_mix: dict[str, NonNegFloat] | None = Field(
         None,
         description=(
-            "Weights of the regions the segment lives in; omitted = the market's population shares."
+            "Weights of the regions the segment lives in (regions left out get 0; at least one "
+            "region of the market needs a positive weight); omitted or empty = the market's "
+            "population shares."
         ),
     )
     search_hours: NonNegFloat = Field(
@@ -188,12 +196,18 @@ class Channel(_Model):
     reach: Fraction | dict[str, Fraction] = Field(
         1.0,
         description=(
-            "Share of consumers the channel reaches, overall or per region name. Offline "
-            "channels reach only regions where one of their stores stands."
+            "Share of consumers the channel reaches, overall or per region name: it multiplies "
+            "the probability of considering the channel at each search. Regions missing from a "
+            "per-region map get 0, and offline channels reach only regions where one of their "
+            "stores stands."
         ),
     )
     commission: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
-        0.0, description="Platform's commission on the price paid (fraction)."
+        0.0,
+        description=(
+            "Platform's commission on the price paid (fraction); commission plus "
+            "intermediary_margin may not exceed 1."
+        ),
     )
     intermediary_margin: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
         0.0,
@@ -236,7 +250,11 @@ class Channel(_Model):
         True, description="Whether members get their benefits in this channel."
     )
     sessions: LivestreamSessions | None = Field(
-        None, description="Livestream schedule; the channel is open only during sessions."
+        None,
+        description=(
+            "Livestream schedule, needed by and allowed only on livestream channels; the "
+            "channel is open only during sessions."
+        ),
     )
 
     @model_validator(mode="after")
@@ -348,8 +366,9 @@ class StockoutBehaviour(_Model):
     switch_probability: Fraction = Field(
         0.5,
         description=(
-            "Probability that a consumer meeting a stock-out re-decides among the other "
-            "channels they considered; otherwise the sale is lost."
+            "Probability that a consumer meeting a stock-out, or balking at a store (waiting "
+            "room full or out of patience), re-decides among the other channels they "
+            "considered; otherwise the sale is lost."
         ),
     )
     max_switches: Annotated[int, Field(ge=0, le=8)] = Field(
@@ -466,7 +485,9 @@ class Engine(_Model):
         1.0,
         description=(
             "Width of the time bucket in which consumer stage events are advanced together "
-            "(hours). Smaller is closer to exact event order and slower."
+            "(hours). Events within a bucket run in exact time order; only interactions with "
+            "the supply side depend on the width (replenishment deliveries act at bucket "
+            "ends). Smaller is closer to exact and slower."
         ),
     )
     trail_chunk_rows: Annotated[int, Field(ge=1000)] = Field(
@@ -498,7 +519,9 @@ class Scenario(_Model):
     market: Market = Field(default_factory=Market, description="Consumers and geography.")
     product: Product = Field(default_factory=Product, description="The product sold.")
     segments: list[Segment] = Field(min_length=1, description="Consumer segments.")
-    channels: list[Channel] = Field(min_length=1, description="Sales channels.")
+    channels: list[Channel] = Field(
+        min_length=1, max_length=MAX_CHANNELS, description="Sales channels."
+    )
     nodes: list[StockNode] = Field(min_length=1, description="Stores and warehouses.")
     journey: Journey = Field(default_factory=Journey, description="Journey behaviour.")
     seasonality: Seasonality = Field(default_factory=Seasonality, description="Yearly need cycle.")
@@ -510,6 +533,18 @@ class Scenario(_Model):
             "(mappings merge, list items are matched by `name`)."
         ),
     )
+
+    @field_validator("channels", mode="before")
+    @classmethod
+    def _channel_limit(cls, value: Any) -> Any:
+        # Before the items are validated, so that the limit is stated plainly (and alone).
+        if isinstance(value, list) and len(value) > MAX_CHANNELS:
+            raise PydanticCustomError(
+                "too_many_channels",
+                "at most {limit} channels are supported, not {count}",
+                {"limit": MAX_CHANNELS, "count": len(value)},
+            )
+        return value
 
     def node_service(self, node: StockNode) -> StoreService | None:
         """Service settings of a node: stores default to `StoreService()`, warehouses none."""
@@ -547,19 +582,36 @@ def cross_reference_problems(sc: Scenario) -> list[tuple[Loc, str]]:
         out.append((("market", "regions"), "population shares sum to zero"))
     if sum(s.share for s in sc.segments) <= 0:
         out.append((("segments",), "shares sum to zero"))
-    for a, row in sc.market.distance_days.items():
+    distance = sc.market.distance_days
+    order = {a: k for k, a in enumerate(distance)}
+    for a, row in distance.items():
         if a not in regions:
             out.append((("market", "distance_days", a), f"unknown region {a!r}"))
-        for b in row:
+        for b, d in row.items():
             if b not in regions:
                 out.append((("market", "distance_days", a, b), f"unknown region {b!r}"))
+            back = distance.get(b, {}).get(a)
+            # Each pair once: at the direction written second.
+            if back is not None and back != d and order[b] < order[a]:
+                out.append(
+                    (
+                        ("market", "distance_days", a, b),
+                        f"{d:g} days, but {b} to {a} is {back:g} days: transport times are "
+                        "symmetric (give one direction, or equal values)",
+                    )
+                )
     for i, s in enumerate(sc.segments):
         for c in s.habits:
             if c not in channels:
                 out.append((("segments", i, "habits", c), f"unknown channel {c!r}"))
-        for r in s.region_mix or {}:
+        mix = s.region_mix or {}
+        for r in mix:
             if r not in regions:
                 out.append((("segments", i, "region_mix", r), f"unknown region {r!r}"))
+        if mix and not any(w > 0 for r, w in mix.items() if r in regions):
+            out.append(
+                (("segments", i, "region_mix"), "no region of the market has a positive weight")
+            )
     for i, n in enumerate(sc.nodes):
         if n.region not in regions:
             out.append((("nodes", i, "region"), f"unknown region {n.region!r}"))
@@ -575,6 +627,22 @@ def cross_reference_problems(sc: Scenario) -> list[tuple[Loc, str]]:
             for r in c.reach:
                 if r not in regions:
                     out.append((("channels", i, "reach", r), f"unknown region {r!r}"))
+        if c.commission + c.intermediary_margin > 1.0 + 1e-12:  # 1 within rounding
+            out.append(
+                (
+                    ("channels", i, "commission"),
+                    f"commission {c.commission:g} plus intermediary_margin "
+                    f"{c.intermediary_margin:g} exceeds 1: the brand's take of the price would "
+                    "be negative",
+                )
+            )
+        if c.sessions is not None and c.type != ChannelType.livestream:
+            out.append(
+                (
+                    ("channels", i, "sessions"),
+                    f"sessions apply only to livestream channels (this one is {c.type.value!r})",
+                )
+            )
     for i, p in enumerate(sc.promotions):
         for j, c in enumerate(p.channels or []):
             if c not in channels:

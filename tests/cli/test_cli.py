@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from omnisim.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "unit" / "scenario" / "data"
 runner = CliRunner()
 
 
@@ -136,6 +137,42 @@ def test_bad_input_exit_2_one_line_no_files(quick, tmp_path, edit, expect):
     assert expect in r.output
     assert "Traceback" not in r.output
     assert not out.exists()
+
+
+def test_more_than_16_channels_refused_by_validate_and_run(tmp_path):
+    path = DATA / "too_many_channels.yaml"
+    expect = f"{path}:5: channels: at most 16 channels are supported, not 17"
+    r = runner.invoke(app, ["validate", str(path)])
+    assert r.exit_code == 2, r.output
+    assert r.output.strip() == expect
+    out = tmp_path / "never"
+    r = runner.invoke(app, ["run", str(path), "--out", str(out), "--quiet"])
+    assert r.exit_code == 2, r.output
+    assert r.output.strip() == expect
+    assert "Traceback" not in r.output
+    assert not out.exists()
+
+
+def test_validate_applies_set_to_every_strategy(quick):
+    # Strategy `free` sets an invalid price; applied after it, as in `run --strategy free
+    # --set ...`, the override fixes it.
+    path = DATA / "bad_strategy.yaml"
+    r = runner.invoke(app, ["validate", str(path), "--set", "channels.web.price_index=0.5"])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == [
+        f"{path}:17: strategies.extra.channels.shop.type: Field required",
+        f"{path}:8: nodes: List should have at least 1 item after validation, not 0 "
+        "(with strategy 'no_dc')",
+    ]
+    # An override that breaks the base and every strategy alike is reported once.
+    r = runner.invoke(app, ["validate", str(quick), "--set", "channels.platform.price_index=0"])
+    assert r.exit_code == 2
+    assert r.output.splitlines() == [
+        "--set channels.platform.price_index=0: channels.platform.price_index: Input should be "
+        "greater than 0"
+    ]
+    r = runner.invoke(app, ["validate", str(quick), "--set", "channels.platform.price_index=0.8"])
+    assert r.exit_code == 0, r.output
 
 
 def test_bad_set_path(quick, tmp_path):

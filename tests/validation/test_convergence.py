@@ -1,12 +1,15 @@
 """Results converge as the time bucket shrinks.
 
-Inside a bucket the kernel serves events in exact time order; what the bucket approximates is
-(a) supply events (replenishment deliveries) that fall inside a bucket act after it, and (b) an
-event scheduled into the bucket being processed runs in the next round, after events already
-taken. Both vanish as the bucket width goes to zero. With common random numbers (the same seed)
-each consumer makes the same draws at every width, so paired differences isolate the effect of
-the width; the test asserts that at practical widths (1 h) the KPIs agree with a fine bucket
-(3 min) within the paired sampling error, and that a coarse bucket (24 h) is no closer than that.
+Inside a bucket the kernel serves events in exact time order. (a) What the bucket approximates
+is the supply side: supply events (replenishment deliveries) that fall inside a bucket act after
+it. (b) An event scheduled into the bucket being processed is not an approximation: it joins the
+kernel's in-bucket heap and runs in exact time order among the bucket's events
+(`omnisim.consumers.journey._schedule`; only if that heap is full, which is rare, does it wait
+for a further round). The effect of (a) vanishes as the bucket width goes to zero. With common
+random numbers (the same seed) each consumer makes the same draws at every width, so paired
+differences isolate the effect of the width; the test asserts that at practical widths (1 h) the
+KPIs agree with a fine bucket (3 min) within the paired sampling error, and that a coarse bucket
+(24 h) is no closer than that.
 """
 
 from __future__ import annotations

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import os
 from pathlib import Path
 
 import pytest
 
+from omnisim.channels.catalog import Geography
 from omnisim.scenario.loading import (
     ScenarioError,
     apply_overlay,
@@ -167,6 +169,82 @@ def test_unknown_node_from_cross_reference_checks():
     ]
 
 
+def test_more_than_16_channels_is_refused_at_the_channels_line():
+    path = DATA / "too_many_channels.yaml"
+    assert problems_of(load_scenario, path) == [
+        f"{path}:5: channels: at most 16 channels are supported, not 17"
+    ]
+    assert validate_file(path) == [f"{path}:5: channels: at most 16 channels are supported, not 17"]
+    # 16 is the limit, not an error.
+    sixteen = [{"name": f"web{k}", "type": "own_online", "nodes": ["dc"]} for k in range(16)]
+    assert len(load_scenario(path, overrides=[f"channels={json.dumps(sixteen)}"]).channels) == 16
+
+
+def test_region_mix_needs_a_region_of_the_market_with_a_positive_weight():
+    path = DATA / "region_mix_zero.yaml"
+    assert problems_of(load_scenario, path) == [
+        f"{path}:13: segments.zero.region_mix: no region of the market has a positive weight",
+        f"{path}:16: segments.elsewhere.region_mix: no region of the market has a positive weight",
+        f"{path}:18: segments.elsewhere.region_mix.east: unknown region 'east'",
+    ]
+
+
+CONSISTENCY = DATA / "channel_consistency.yaml"
+NO_WEB_SESSIONS = "channels.web.sessions=null"  # fixes the file's sessions problem
+LIVE_COMMISSION = "channels.live.commission=0.3"  # fixes the file's commission problem
+
+
+def test_commission_plus_intermediary_margin_at_most_1():
+    path = CONSISTENCY
+    assert problems_of(load_scenario, path, overrides=[NO_WEB_SESSIONS]) == [
+        f"{path}:14: channels.live.commission: commission 0.4 plus intermediary_margin 0.7 "
+        "exceeds 1: the brand's take of the price would be negative",
+    ]
+    # Exactly 1 is allowed (channel `dealer`: 0.2 + 0.8).
+    sc = load_scenario(path, overrides=[NO_WEB_SESSIONS, LIVE_COMMISSION])
+    assert [c.name for c in sc.channels] == ["dealer", "live", "web", "market"]
+    # A problem an override causes names the override.
+    more = [NO_WEB_SESSIONS, LIVE_COMMISSION, "channels.dealer.commission=0.3"]
+    assert problems_of(load_scenario, path, overrides=more) == [
+        "--set channels.dealer.commission=0.3: channels.dealer.commission: commission 0.3 plus "
+        "intermediary_margin 0.8 exceeds 1: the brand's take of the price would be negative"
+    ]
+
+
+def test_sessions_only_on_livestream_channels():
+    path = CONSISTENCY
+    assert problems_of(load_scenario, path, overrides=[LIVE_COMMISSION]) == [
+        f"{path}:20: channels.web.sessions: sessions apply only to livestream channels (this "
+        "one is 'own_online')",
+    ]
+    # `sessions: null` (channel `market`) is the same as leaving it out.
+    assert (
+        load_scenario(path, overrides=[LIVE_COMMISSION, NO_WEB_SESSIONS]).channels[3].sessions
+        is None
+    )
+    # Both problems at once, in file order.
+    assert len(problems_of(load_scenario, path)) == 2
+
+
+def test_distance_days_are_symmetric():
+    path = DATA / "asymmetric_distance.yaml"
+    assert problems_of(load_scenario, path) == [
+        f"{path}:12: market.distance_days.east.north: 4 days, but north to east is 3 days: "
+        "transport times are symmetric (give one direction, or equal values)"
+    ]
+    sc = load_scenario(path, overrides=["market.distance_days.east.north=3"])
+    geo = Geography.from_scenario(sc)
+    assert geo.names == ("north", "south", "east")
+    # Given in one direction only, a transport time applies both ways.
+    assert geo.days.tolist() == [[1.0, 2.0, 3.0], [2.0, 1.0, 2.0], [3.0, 2.0, 1.0]]
+    sc = load_scenario(path, overrides=["market.distance_days={south: {east: 5}}"])
+    assert Geography.from_scenario(sc).days.tolist() == [
+        [1.0, 2.0, 2.0],
+        [2.0, 1.0, 5.0],
+        [2.0, 5.0, 1.0],
+    ]
+
+
 def test_strategy_errors_point_at_the_overlay():
     path = DATA / "bad_strategy.yaml"
     load_scenario(path)  # the base is valid
@@ -180,6 +258,33 @@ def test_strategy_errors_point_at_the_overlay():
         "(with strategy 'no_dc')"
     ]
     assert validate_file(path) == free + extra + no_dc
+
+
+def test_validate_applies_overrides_to_every_strategy():
+    path = DATA / "bad_strategy.yaml"
+    extra = [f"{path}:17: strategies.extra.channels.shop.type: Field required"]
+    no_dc = [
+        f"{path}:8: nodes: List should have at least 1 item after validation, not 0 "
+        "(with strategy 'no_dc')"
+    ]
+    # Applied after the strategy (as `run --strategy free --set ...` does), the override fixes
+    # the price that `free` breaks.
+    assert validate_file(path, overrides=["channels.web.price_index=0.5"]) == extra + no_dc
+    # An override that only a strategy makes impossible is marked with the strategy's name.
+    assert validate_file(
+        path, overrides=["channels.web.price_index=0.5", "nodes.dc.initial_stock=5"]
+    ) == [
+        *extra,
+        "--set nodes.dc.initial_stock=5: nodes: no list item 'dc' (items: none) "
+        "(with strategy 'no_dc')",
+    ]
+    # A problem an override causes everywhere is reported once.
+    assert validate_file(path, overrides=["market.consumers=0"]) == [
+        "--set market.consumers=0: market.consumers: Input should be greater than or equal to 1",
+        f"{path}:14: strategies.free.channels.web.price_index: Input should be greater than 0",
+        *extra,
+        *no_dc,
+    ]
 
 
 def test_unknown_strategy_lists_the_known_ones():
