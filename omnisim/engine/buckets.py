@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 NONE = -1
-PAGE = 32  # events per page
+PAGE = 16  # events per page
 # Indices into the calendar's float parameters and integer state.
 P_DT, P_HORIZON, P_BUCKET_END = 0, 1, 2
 S_FREE_TOP, S_PENDING = 0, 1
