@@ -9,10 +9,18 @@ replications with common random numbers.
     >>> out.kpi("revenue")  # doctest: +SKIP
 """
 
-from omnisim.api import RunOutput, simulate
+from omnisim.api import RunOutput, compare, simulate
 from omnisim.scenario.loading import ScenarioError, load_scenario
 from omnisim.scenario.schema import Scenario
 
 __version__ = "0.1.0"
 
-__all__ = ["RunOutput", "Scenario", "ScenarioError", "__version__", "load_scenario", "simulate"]
+__all__ = [
+    "RunOutput",
+    "Scenario",
+    "ScenarioError",
+    "__version__",
+    "compare",
+    "load_scenario",
+    "simulate",
+]

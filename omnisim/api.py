@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
+from omnisim.experiments.compare import compare as _compare
 from omnisim.experiments.outputs import atomic_write_text, csv_text, environment_info, json_text
-from omnisim.experiments.replicate import run_replications
-from omnisim.scenario.loading import load_scenario
+from omnisim.experiments.replicate import DEFAULT_MAX_REPS, run_replications
+from omnisim.experiments.stats import parse_targets
+from omnisim.scenario.loading import load_scenario, scenario_digest
 from omnisim.scenario.schema import Scenario
-
-
-def scenario_digest(sc: Scenario) -> str:
-    """sha256 of the validated scenario (defaults filled in), stable across processes."""
-    data = sc.model_dump(mode="json")
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass
@@ -54,11 +50,15 @@ def simulate(
     out: str | Path | None = None,
     trail: bool = False,
     progress: Callable[[float], None] | None = None,
+    target_ci: Mapping[str, float] | Sequence[str] | None = None,
+    max_reps: int = DEFAULT_MAX_REPS,
 ) -> RunOutput:
     """Run a scenario (file or `Scenario`), optionally one of its strategies, and summarise.
 
     With ``out`` the result files are written there (see ``docs/outputs.md``); ``trail``
-    also writes the event trail as Parquet, one file per replication.
+    also writes the event trail as Parquet, one file per replication. ``target_ci``
+    ({KPI: relative half-width}, or ``["KPI=rel", ...]``) adds replications until each KPI's
+    95% interval is that narrow relative to its mean, up to ``max_reps``.
     """
     if isinstance(scenario, Scenario):
         if strategy is not None or overrides:
@@ -68,6 +68,7 @@ def simulate(
         sc = load_scenario(scenario, strategy=strategy, overrides=overrides)
     seed = sc.seed if seed is None else int(seed)
     reps = sc.replications if replications is None else int(replications)
+    targets = _targets(target_ci)
     out_dir = Path(out) if out is not None else None
     trail_tmp = None
     if out_dir is not None:
@@ -80,7 +81,8 @@ def simulate(
         raise ValueError("trail=True needs an output folder (out=...)")
     start = time.perf_counter()
     try:
-        result = run_replications(sc, reps, seed, trail_tmp, progress)
+        result = run_replications(sc, reps, seed, trail_tmp, progress, targets, max_reps)
+        reps = len(result.results)
     except BaseException:
         if trail_tmp is not None:
             shutil.rmtree(trail_tmp, ignore_errors=True)
@@ -102,6 +104,7 @@ def simulate(
         "wall_seconds": round(wall, 3),
         "events_processed": result.events,
         "trail": bool(trail),
+        "target_ci": targets,
     }
     if out_dir is not None:
         if trail_tmp is not None:
@@ -114,3 +117,30 @@ def simulate(
         atomic_write_text(out_dir / "manifest.json", json_text(manifest))
         atomic_write_text(out_dir / "summary.json", json_text(summary))
     return RunOutput(sc.name, strategy, seed, reps, result.summary, result.rows, manifest, out_dir)
+
+
+def _targets(target_ci: Mapping[str, float] | Sequence[str] | None) -> dict[str, float]:
+    if not target_ci:
+        return {}
+    if isinstance(target_ci, Mapping):
+        return parse_targets([f"{k}={v}" for k, v in target_ci.items()])
+    return parse_targets(list(target_ci))
+
+
+def compare(
+    scenario: str | Path,
+    strategies: Sequence[str] | None = None,
+    baseline: str | None = None,
+    **options,
+) -> pd.DataFrame:
+    """Compare strategies of a scenario file (as ``omnisim compare``); returns the tidy table
+    ``strategy, kpi, mean, ci_low, ci_high, diff, diff_ci_low, diff_ci_high``.
+
+    Options are those of `omnisim.experiments.compare.compare` (``reps``, ``seed``,
+    ``overrides``, ``independent``, ``target_ci``, ``executor``, ``workers``, ``out``, ...).
+    ``table.attrs`` holds ``baseline``, ``replications`` (KPI rows per strategy) and
+    ``manifest``."""
+    result = _compare(scenario, strategies, baseline, **options)
+    table = result.table
+    table.attrs.update(baseline=result.baseline, replications=result.rows, manifest=result.manifest)
+    return table

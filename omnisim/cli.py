@@ -1,4 +1,4 @@
-"""The ``omnisim`` command line: run, validate, schema.
+"""The ``omnisim`` command line: run, compare, sweep, validate, schema.
 
 Bad input (an invalid scenario file, a bad ``--set``, a scenario too large for the machine)
 prints one line per problem to standard error and exits with status 2, without a traceback and
@@ -20,6 +20,10 @@ from rich.table import Table
 from omnisim.api import default_out_dir, simulate
 from omnisim.consumers.journey import kernels_cached
 from omnisim.engine.simulation import MemoryRefused
+from omnisim.experiments.compare import compare as run_compare
+from omnisim.experiments.executors import ExecutorError
+from omnisim.experiments.replicate import DEFAULT_MAX_REPS
+from omnisim.experiments.stats import parse_targets
 from omnisim.scenario.loading import ScenarioError, load_scenario, validate_file
 from omnisim.scenario.schema import Scenario
 
@@ -57,6 +61,28 @@ RepsOpt = Annotated[
     int | None, typer.Option("--reps", min=1, help="Replications (default: the file's).")
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or table.")]
+TargetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--target-ci",
+        help="Add replications until KPI's 95% CI half-width is under this fraction of its "
+        "mean: KPI=rel, e.g. revenue=0.01 (repeatable).",
+    ),
+]
+MaxRepsOpt = Annotated[
+    int, typer.Option("--max-reps", min=2, help="Cap on replications with --target-ci.")
+]
+ExecutorOpt = Annotated[
+    str,
+    typer.Option(
+        "--executor",
+        help="Where runs execute: process (local pool), serial, dask (local cluster) or a Dask "
+        "scheduler address tcp://host:8786.",
+    ),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", min=1, help="Workers (default: one per core).")
+]
 
 
 def _fail(lines: list[str]) -> None:
@@ -65,13 +91,15 @@ def _fail(lines: list[str]) -> None:
     raise typer.Exit(2)
 
 
-def _progress(total: float, quiet: bool):
+def _progress(
+    total: float, quiet: bool, counter: str = "day {task.completed:.0f}/{task.total:.0f}"
+):
     if quiet or not sys.stderr.isatty():
         return None
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
-        TextColumn("day {task.completed:.0f}/{task.total:.0f}"),
+        TextColumn(counter),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
@@ -95,6 +123,8 @@ def run(
     trail: Annotated[
         bool, typer.Option("--trail", help="Also write the event trail (Parquet).")
     ] = False,
+    target_ci: TargetOpt = None,
+    max_reps: MaxRepsOpt = DEFAULT_MAX_REPS,
     quiet: QuietOpt = False,
 ) -> None:
     """Run SCENARIO (optionally one strategy) and write summary.json, replications.csv,
@@ -102,8 +132,11 @@ def run(
     overrides = list(set_ or [])
     try:
         sc = load_scenario(scenario, strategy=strategy, overrides=overrides)
+        targets = parse_targets(target_ci or [])
     except ScenarioError as e:
         _fail(e.problems)
+    except ValueError as e:
+        _fail([str(e)])
     seed_v = sc.seed if seed is None else seed
     reps_v = sc.replications if reps is None else reps
     target = out_dir if out_dir is not None else default_out_dir(sc, strategy, seed_v)
@@ -124,7 +157,11 @@ def run(
                     overrides=overrides,
                     out=target,
                     trail=trail,
-                    progress=lambda day: bar.update(task, completed=day),
+                    progress=lambda day: bar.update(
+                        task, completed=day, total=max(day, reps_v * sc.horizon_days)
+                    ),
+                    target_ci=targets,
+                    max_reps=max_reps,
                 )
         else:
             result = simulate(
@@ -135,14 +172,18 @@ def run(
                 overrides=overrides,
                 out=target,
                 trail=trail,
+                target_ci=targets,
+                max_reps=max_reps,
             )
     except MemoryRefused as e:
         _fail([f"{scenario}: {e}"])
+    except ValueError as e:
+        _fail([str(e)])
     except KeyboardInterrupt:
         err.print("interrupted: no result files were written")
         raise typer.Exit(130) from None
     if not quiet:
-        _print_summary(result.summary, f"{sc.name} / {strategy or 'base'}", reps_v)
+        _print_summary(result.summary, f"{sc.name} / {strategy or 'base'}", result.replications)
         out.print(f"results in {target}/")
 
 
@@ -167,6 +208,136 @@ def _print_summary(summary: dict, title: str, reps: int) -> None:
 
 def _num(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+@app.command()
+def compare(
+    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML, TOML or JSON).")],
+    strategies: Annotated[
+        str | None,
+        typer.Option(
+            "--strategies",
+            help="Comma-separated strategies (default: all of the file; 'base' = no overlay).",
+        ),
+    ] = None,
+    baseline: Annotated[
+        str | None, typer.Option("--baseline", help="Strategy to compare against (default: first).")
+    ] = None,
+    seed: SeedOpt = None,
+    reps: RepsOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default results/<name>-compare-<seed>)."),
+    ] = None,
+    set_: SetOpt = None,
+    independent: Annotated[
+        bool,
+        typer.Option(
+            "--independent",
+            help="Independent random streams per strategy instead of common random numbers.",
+        ),
+    ] = False,
+    target_ci: TargetOpt = None,
+    max_reps: MaxRepsOpt = DEFAULT_MAX_REPS,
+    executor: ExecutorOpt = "process",
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Run each strategy of SCENARIO with common random numbers and compare it with the
+    baseline; write comparison.csv, replications.csv, summary.json, manifest.json."""
+    overrides = list(set_ or [])
+    names = [n for n in strategies.split(",")] if strategies else None
+    try:
+        sc = load_scenario(scenario, overrides=overrides)
+        targets = parse_targets(target_ci or [])
+    except ScenarioError as e:
+        _fail(e.problems)
+    except ValueError as e:
+        _fail([str(e)])
+    seed_v = sc.seed if seed is None else seed
+    target = out_dir if out_dir is not None else Path("results") / f"{sc.name}-compare-{seed_v}"
+    if target.exists() and not target.is_dir():
+        _fail([f"--out: {target} exists and is not a folder"])
+    if not quiet and not kernels_cached():
+        err.print("first run: compiling the simulation kernels (about a minute, cached after)")
+    bar = _progress(1, quiet, "run {task.completed:.0f}/{task.total:.0f}")
+    kwargs = dict(
+        reps=reps,
+        seed=seed_v,
+        overrides=overrides,
+        independent=independent,
+        target_ci=targets,
+        max_reps=max_reps,
+        executor=executor,
+        workers=workers,
+        out=target,
+    )
+    try:
+        if bar is not None:
+            with bar:
+                task = bar.add_task(sc.name, total=1)
+                result = run_compare(
+                    scenario,
+                    names,
+                    baseline,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                    **kwargs,
+                )
+        else:
+            result = run_compare(scenario, names, baseline, **kwargs)
+    except ScenarioError as e:
+        _fail(e.problems)
+    except (MemoryRefused, ExecutorError, ValueError) as e:
+        _fail([f"{e}"])
+    except KeyboardInterrupt:
+        err.print("interrupted: no result files were written")
+        raise typer.Exit(130) from None
+    if not quiet:
+        _print_comparison(result)
+        out.print(f"results in {target}/")
+
+
+def _print_comparison(result) -> None:
+    t = result.table
+    reps = len(result.rows[result.baseline])
+    kind = "independent streams" if result.independent else "common random numbers"
+    table = Table(
+        title=f"{result.scenario}: difference to {result.baseline!r} "
+        f"({reps} replications, {kind}, 95% CI)"
+    )
+    table.add_column("KPI")
+    table.add_column(result.baseline, justify="right")
+    others = [n for n in result.strategies if n != result.baseline]
+    for n in others:
+        table.add_column(f"{n} vs {result.baseline}", justify="right")
+    shares = sorted(k for k in set(t.kpi) if k.startswith("channel_share."))
+    for kpi in [*HEADLINE, *shares]:
+        rows = t[t.kpi == kpi].set_index("strategy")
+        if rows.empty or rows.loc[result.baseline, "mean"] != rows.loc[result.baseline, "mean"]:
+            continue
+        pct = kpi.startswith("channel_share.")
+        cells = [_fmt_value(rows.loc[result.baseline, "mean"], pct)]
+        for n in others:
+            r = rows.loc[n]
+            text = (
+                f"{_fmt_value(r['diff'], pct, signed=True)} "
+                f"[{_fmt_value(r['diff_ci_low'], pct, signed=True)}, "
+                f"{_fmt_value(r['diff_ci_high'], pct, signed=True)}]"
+            )
+            clear = r["diff_ci_low"] > 0 or r["diff_ci_high"] < 0
+            cells.append(f"[bold]{text}[/bold]" if clear else text)
+        table.add_row(kpi, *cells)
+    out.print(table)
+    out.print("bold: the interval excludes 0")
+
+
+def _fmt_value(v: float, pct: bool, signed: bool = False) -> str:
+    if v != v:
+        return "–"
+    if pct:
+        return f"{v:+.1%}" if signed else f"{v:.1%}"
+    text = _num(abs(v)) if signed else _num(v)
+    return (("-" if v < 0 else "+") + text) if signed else text
 
 
 @app.command()

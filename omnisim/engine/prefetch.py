@@ -10,13 +10,13 @@ results).
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import types
+from numba import config, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 
 @intrinsic
-def prefetch(typingctx, arr, index):
+def _prefetch(typingctx, arr, index):
     """Hint that ``arr[index]`` (for a 2-D array, row ``index``) will be read soon."""
     if not isinstance(arr, types.Array) or not isinstance(index, types.Integer):
         return None
@@ -37,3 +37,10 @@ def prefetch(typingctx, arr, index):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _no_prefetch(arr, index) -> None:
+    """With ``NUMBA_DISABLE_JIT=1`` (coverage runs) the kernels run as Python: no hint."""
+
+
+prefetch = _no_prefetch if config.DISABLE_JIT else _prefetch

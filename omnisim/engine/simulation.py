@@ -103,6 +103,7 @@ class Simulation:
         seed: root seed (default: the scenario's).
         trail_path: write the event trail there (Parquet) if given.
         progress: called with the simulated day as the run advances.
+        salt: stream salt (`omnisim.engine.streams.Streams`); 0 = common random numbers.
     """
 
     def __init__(
@@ -112,6 +113,7 @@ class Simulation:
         seed: int | None = None,
         trail_path: str | Path | None = None,
         progress: Progress | None = None,
+        salt: int = 0,
     ) -> None:
         problems = cross_reference_problems(scenario)
         if problems:
@@ -122,7 +124,7 @@ class Simulation:
         self.seed = sc.seed if seed is None else seed
         self.progress = progress
         self.env = simpy.Environment()
-        self.streams = Streams(self.seed, replication)
+        self.streams = Streams(self.seed, replication, salt)
         self.geo = Geography.from_scenario(sc)
         node_index = {n.name: i for i, n in enumerate(sc.nodes)}
         self.channels = ChannelTable(sc, self.geo, node_index)

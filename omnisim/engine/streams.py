@@ -61,15 +61,20 @@ class Streams:
         seed: the run's root seed.
         replication: replication index; replication ``r`` has the same streams whatever other
             replications exist.
+        salt: 0 (the default) gives every strategy the same streams (common random numbers);
+            another value gives a set of streams independent of those, used to run strategies
+            on independent streams (``omnisim compare --independent``).
     """
 
-    def __init__(self, seed: int, replication: int) -> None:
+    def __init__(self, seed: int, replication: int, salt: int = 0) -> None:
         self.seed = int(seed)
         self.replication = int(replication)
+        self.salt = int(salt)
         self.keys = np.zeros(len(STREAM_NAMES), dtype=np.uint64)
         self._generators: dict[str, np.random.Generator] = {}
         for index, name in enumerate(STREAM_NAMES):
-            ss = np.random.SeedSequence(self.seed, spawn_key=(self.replication, index))
+            key = (self.replication, index) if self.salt == 0 else (self.replication, index, salt)
+            ss = np.random.SeedSequence(self.seed, spawn_key=key)
             key, gen_seed = ss.generate_state(2, dtype=np.uint64)
             self.keys[index] = key
             self._generators[name] = np.random.Generator(np.random.PCG64(int(gen_seed)))

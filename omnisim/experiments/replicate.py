@@ -1,49 +1,21 @@
-"""Replications of one scenario and their summary: mean and 95% confidence interval per KPI.
+"""Replications of one scenario, in this process, with optional sequential stopping.
 
 Replication ``r`` draws every random number from streams seeded by ``(seed, r)`` alone
 (`omnisim.engine.streams`), so any replication can be re-run on its own and gives the same
-numbers. The interval is Student's t across replications: ``mean +- t(0.975, R-1) s / sqrt(R)``.
+numbers. Intervals and the stopping rule are in `omnisim.experiments.stats`.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from scipy import stats
-
 from omnisim.engine.simulation import RunResult, Simulation, ensure_memory
+from omnisim.experiments.stats import more_replications, summarise
 from omnisim.scenario.schema import Scenario
 
-
-def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high) of a Student-t interval; one value gives a zero-width interval, and
-    any NaN makes all three NaN."""
-    x = np.asarray(values, dtype=np.float64)
-    if len(x) == 0 or np.isnan(x).any():
-        return math.nan, math.nan, math.nan
-    mean = float(x.mean())
-    if len(x) < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return mean, mean - half, mean + half
-
-
-def summarise(rows: Sequence[dict[str, float]]) -> dict[str, dict]:
-    """KPI name -> {"mean", "ci95": [lo, hi]} over replication rows (KPI order kept)."""
-    names = list(rows[0]) if rows else []
-    out = {}
-    for name in names:
-        m, lo, hi = t_interval([r[name] for r in rows])
-        out[name] = {"mean": _json_float(m), "ci95": [_json_float(lo), _json_float(hi)]}
-    return out
-
-
-def _json_float(v: float) -> float | None:
-    return None if math.isnan(v) else v
+DEFAULT_MAX_REPS = 200
 
 
 @dataclass
@@ -73,23 +45,33 @@ def run_replications(
     seed: int | None = None,
     trail_dir: str | Path | None = None,
     progress: Callable[[float], None] | None = None,
+    targets: Mapping[str, float] | None = None,
+    max_reps: int = DEFAULT_MAX_REPS,
 ) -> Replications:
-    """Run replications 0..R-1 serially. ``progress`` receives simulated days advanced
-    (cumulative over replications)."""
+    """Run replications 0..R-1 serially; with ``targets`` ({KPI: relative half-width}) keep
+    adding replications until every target is met or ``max_reps`` are done. ``progress``
+    receives simulated days advanced (cumulative over replications)."""
     ensure_memory(scenario)
     reps = scenario.replications if replications is None else replications
     seed = scenario.seed if seed is None else seed
     out = Replications(scenario, seed)
-    done = 0.0
-    for r in range(reps):
-        trail = Path(trail_dir) / f"rep-{r:03d}.parquet" if trail_dir is not None else None
-        cb = None
-        if progress is not None:
-            base = done
+    todo = reps
+    while todo > 0:
+        for _ in range(todo):
+            r = len(out.results)
+            trail = Path(trail_dir) / f"rep-{r:03d}.parquet" if trail_dir is not None else None
+            cb = None
+            if progress is not None:
+                base = r * scenario.horizon_days
 
-            def cb(day: float, base=base) -> None:
-                progress(base + day)
+                def cb(day: float, base=base) -> None:
+                    progress(base + day)
 
-        out.results.append(Simulation(scenario, r, seed, trail, cb).run())
-        done += scenario.horizon_days
+            out.results.append(Simulation(scenario, r, seed, trail, cb).run())
+        todo = 0
+        for name, rel in (targets or {}).items():
+            if name not in out.rows[0]:
+                raise ValueError(f"--target-ci: unknown KPI {name!r}")
+            values = [row[name] for row in out.rows]
+            todo = max(todo, more_replications([values], rel, len(out.results), max_reps))
     return out

@@ -46,6 +46,7 @@ __all__ = [
     "apply_override",
     "load_scenario",
     "read_document",
+    "scenario_digest",
     "scenario_from_dict",
     "scenario_hash",
     "strategy_names",
@@ -1131,6 +1132,12 @@ def scenario_hash(data: Mapping[str, Any]) -> str:
     processes."""
     text = json.dumps(_canonical(data), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def scenario_digest(sc: Scenario) -> str:
+    """`scenario_hash` of a validated scenario, defaults filled in: two files that mean the
+    same scenario have the same digest."""
+    return scenario_hash(sc.model_dump(mode="json"))
 
 
 def _canonical(value: Any) -> Any:

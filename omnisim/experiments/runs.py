@@ -1,0 +1,64 @@
+"""One simulation run as a task an executor can carry: what to run in, what comes back out.
+
+A `RunSpec` names everything a run depends on (the strategy-merged scenario, the root seed,
+the replication index and the stream salt), so a worker on any machine gives the same numbers
+for it. `run_specs` runs a chunk of them in the worker and returns small records (KPIs, event
+count, wall time): nothing large travels back to the driver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+
+from omnisim.engine.simulation import Simulation
+from omnisim.scenario.schema import Scenario
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One replication of one scenario.
+
+    Attributes:
+        key: the caller's name for the run, e.g. ``(strategy, replication)``.
+        scenario: the validated scenario, strategy and overrides applied.
+        seed: root seed.
+        replication: replication index.
+        salt: stream salt; 0 (common random numbers) unless strategies must be independent.
+    """
+
+    key: Hashable
+    scenario: Scenario
+    seed: int
+    replication: int
+    salt: int = 0
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a run returns to the driver."""
+
+    key: Hashable
+    kpis: dict[str, float]
+    events: int
+    wall_seconds: float
+
+
+def run_specs(specs: Sequence[RunSpec]) -> list[RunRecord]:
+    """Run each spec in turn (in the calling process: this is what a worker executes)."""
+    out = []
+    for s in specs:
+        r = Simulation(s.scenario, s.replication, s.seed, salt=s.salt).run()
+        out.append(RunRecord(s.key, r.kpis, r.events, r.wall_seconds))
+    return out
+
+
+def warm_kernels(scenario: Scenario) -> None:
+    """Load (or compile, the first time) the compiled kernels in this process with a tiny copy
+    of ``scenario``, so that pool workers find them in the on-disk cache instead of all
+    compiling them at once."""
+    tiny = scenario.model_copy(deep=True)
+    tiny.market.consumers = min(scenario.market.consumers, 200)
+    tiny.horizon_days = min(scenario.horizon_days, 5.0)
+    tiny.warmup_days = 0.0
+    Simulation(tiny, 0).run()
