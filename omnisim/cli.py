@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -85,7 +86,7 @@ WorkersOpt = Annotated[
 ]
 
 
-def _fail(lines: list[str]) -> None:
+def _fail(lines: list[str]) -> NoReturn:
     for line in lines:
         err.print(line, markup=False, soft_wrap=True)
     raise typer.Exit(2)
@@ -105,6 +106,26 @@ def _progress(
         console=err,
         transient=True,
     )
+
+
+def _load(
+    scenario: Path, strategy: str | None, overrides: list[str], target_ci: list[str] | None
+) -> tuple[Scenario, dict[str, float]]:
+    """The scenario and the --target-ci targets, or exit 2 with every problem."""
+    try:
+        return load_scenario(scenario, strategy, overrides), parse_targets(target_ci or [])
+    except ScenarioError as e:
+        _fail(e.problems)
+    except ValueError as e:
+        _fail([str(e)])
+
+
+def _prepare(target: Path, quiet: bool) -> None:
+    """Refuse an output path that is a file; say that the first run compiles."""
+    if target.exists() and not target.is_dir():
+        _fail([f"--out: {target} exists and is not a folder"])
+    if not quiet and not kernels_cached():
+        err.print("first run: compiling the simulation kernels (about a minute, cached after)")
 
 
 @app.command()
@@ -130,40 +151,22 @@ def run(
     """Run SCENARIO (optionally one strategy) and write summary.json, replications.csv,
     manifest.json."""
     overrides = list(set_ or [])
-    try:
-        sc = load_scenario(scenario, strategy=strategy, overrides=overrides)
-        targets = parse_targets(target_ci or [])
-    except ScenarioError as e:
-        _fail(e.problems)
-    except ValueError as e:
-        _fail([str(e)])
+    sc, targets = _load(scenario, strategy, overrides, target_ci)
     seed_v = sc.seed if seed is None else seed
     reps_v = sc.replications if reps is None else reps
     target = out_dir if out_dir is not None else default_out_dir(sc, strategy, seed_v)
-    if target.exists() and not target.is_dir():
-        _fail([f"--out: {target} exists and is not a folder"])
-    if not quiet and not kernels_cached():
-        err.print("first run: compiling the simulation kernels (about a minute, cached after)")
+    _prepare(target, quiet)
     bar = _progress(reps_v * sc.horizon_days, quiet)
     try:
-        if bar is not None:
-            with bar:
-                task = bar.add_task(sc.name, total=reps_v * sc.horizon_days)
-                result = simulate(
-                    scenario,
-                    strategy,
-                    seed=seed_v,
-                    replications=reps_v,
-                    overrides=overrides,
-                    out=target,
-                    trail=trail,
-                    progress=lambda day: bar.update(
-                        task, completed=day, total=max(day, reps_v * sc.horizon_days)
-                    ),
-                    target_ci=targets,
-                    max_reps=max_reps,
-                )
-        else:
+        with bar or nullcontext():
+            progress = None
+            if bar is not None:
+                days = reps_v * sc.horizon_days
+                task = bar.add_task(sc.name, total=days)
+
+                def progress(day: float) -> None:
+                    bar.update(task, completed=day, total=max(day, days))
+
             result = simulate(
                 scenario,
                 strategy,
@@ -172,13 +175,12 @@ def run(
                 overrides=overrides,
                 out=target,
                 trail=trail,
+                progress=progress,
                 target_ci=targets,
                 max_reps=max_reps,
             )
-    except MemoryRefused as e:
-        _fail([f"{scenario}: {e}"])
-    except ValueError as e:
-        _fail([str(e)])
+    except (MemoryRefused, ValueError) as e:
+        _fail([f"{scenario}: {e}" if isinstance(e, MemoryRefused) else str(e)])
     except KeyboardInterrupt:
         err.print("interrupted: no result files were written")
         raise typer.Exit(130) from None
@@ -246,49 +248,40 @@ def compare(
     """Run each strategy of SCENARIO with common random numbers and compare it with the
     baseline; write comparison.csv, replications.csv, summary.json, manifest.json."""
     overrides = list(set_ or [])
-    names = [n for n in strategies.split(",")] if strategies else None
-    try:
-        sc = load_scenario(scenario, overrides=overrides)
-        targets = parse_targets(target_ci or [])
-    except ScenarioError as e:
-        _fail(e.problems)
-    except ValueError as e:
-        _fail([str(e)])
+    names = strategies.split(",") if strategies else None
+    sc, targets = _load(scenario, None, overrides, target_ci)
     seed_v = sc.seed if seed is None else seed
     target = out_dir if out_dir is not None else Path("results") / f"{sc.name}-compare-{seed_v}"
-    if target.exists() and not target.is_dir():
-        _fail([f"--out: {target} exists and is not a folder"])
-    if not quiet and not kernels_cached():
-        err.print("first run: compiling the simulation kernels (about a minute, cached after)")
+    _prepare(target, quiet)
     bar = _progress(1, quiet, "run {task.completed:.0f}/{task.total:.0f}")
-    kwargs = dict(
-        reps=reps,
-        seed=seed_v,
-        overrides=overrides,
-        independent=independent,
-        target_ci=targets,
-        max_reps=max_reps,
-        executor=executor,
-        workers=workers,
-        out=target,
-    )
     try:
-        if bar is not None:
-            with bar:
+        with bar or nullcontext():
+            progress = None
+            if bar is not None:
                 task = bar.add_task(sc.name, total=1)
-                result = run_compare(
-                    scenario,
-                    names,
-                    baseline,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total),
-                    **kwargs,
-                )
-        else:
-            result = run_compare(scenario, names, baseline, **kwargs)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+            result = run_compare(
+                scenario,
+                names,
+                baseline,
+                reps=reps,
+                seed=seed_v,
+                overrides=overrides,
+                independent=independent,
+                target_ci=targets,
+                max_reps=max_reps,
+                executor=executor,
+                workers=workers,
+                out=target,
+                progress=progress,
+            )
     except ScenarioError as e:
         _fail(e.problems)
     except (MemoryRefused, ExecutorError, ValueError) as e:
-        _fail([f"{e}"])
+        _fail([str(e)])
     except KeyboardInterrupt:
         err.print("interrupted: no result files were written")
         raise typer.Exit(130) from None
