@@ -9,7 +9,7 @@ replications with common random numbers.
     >>> out.kpi("revenue")  # doctest: +SKIP
 """
 
-from omnisim.api import RunOutput, compare, simulate
+from omnisim.api import RunOutput, compare, simulate, sweep
 from omnisim.scenario.loading import ScenarioError, load_scenario
 from omnisim.scenario.schema import Scenario
 
@@ -23,4 +23,5 @@ __all__ = [
     "compare",
     "load_scenario",
     "simulate",
+    "sweep",
 ]

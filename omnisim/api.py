@@ -14,8 +14,11 @@ from omnisim.experiments.compare import compare as _compare
 from omnisim.experiments.outputs import atomic_write_text, csv_text, environment_info, json_text
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS, run_replications
 from omnisim.experiments.stats import parse_targets
+from omnisim.experiments.sweep import sweep
 from omnisim.scenario.loading import load_scenario, scenario_digest
 from omnisim.scenario.schema import Scenario
+
+__all__ = ["RunOutput", "compare", "default_out_dir", "scenario_digest", "simulate", "sweep"]
 
 
 @dataclass

@@ -25,6 +25,8 @@ from omnisim.experiments.compare import compare as run_compare
 from omnisim.experiments.executors import ExecutorError
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS
 from omnisim.experiments.stats import parse_targets
+from omnisim.experiments.sweep import default_sweep_dir, headline_measure
+from omnisim.experiments.sweep import sweep as run_sweep
 from omnisim.scenario.loading import ScenarioError, load_scenario, validate_file
 from omnisim.scenario.schema import Scenario
 
@@ -53,6 +55,10 @@ HEADLINE = (
     "repeat_purchase_rate",
 )
 
+ScenarioArg = Annotated[Path, typer.Argument(help="Scenario file (YAML, TOML or JSON).")]
+StrategyOpt = Annotated[
+    str | None, typer.Option("--strategy", "-s", help="Strategy (overlay) to apply.")
+]
 SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a scenario field: dotted.path=value (repeatable)."),
@@ -130,10 +136,8 @@ def _prepare(target: Path, quiet: bool) -> None:
 
 @app.command()
 def run(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML, TOML or JSON).")],
-    strategy: Annotated[
-        str | None, typer.Option("--strategy", "-s", help="Strategy (overlay) to apply.")
-    ] = None,
+    scenario: ScenarioArg,
+    strategy: StrategyOpt = None,
     seed: SeedOpt = None,
     reps: RepsOpt = None,
     out_dir: Annotated[
@@ -214,7 +218,7 @@ def _num(v: float) -> str:
 
 @app.command()
 def compare(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file (YAML, TOML or JSON).")],
+    scenario: ScenarioArg,
     strategies: Annotated[
         str | None,
         typer.Option(
@@ -358,6 +362,133 @@ def schema(
         sys.stdout.write(text)
     else:
         output.write_text(text)
+
+
+SweepRepsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--reps", min=1, help="Replications per design row (default 1; common random numbers)."
+    ),
+]
+SWEEP_HEADLINE = ("needs", "purchases", "revenue", "brand_profit", "fill_rate")
+
+
+@app.command()
+def sweep(
+    scenario: ScenarioArg,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="Swept field: dotted.path=LO:HI or dotted.path=v1,v2,... (repeatable).",
+        ),
+    ] = None,
+    design: Annotated[
+        str, typer.Option("--design", help="Design: grid, lhs, sobol or morris.")
+    ] = "lhs",
+    n: Annotated[
+        int | None,
+        typer.Option(
+            "--n",
+            help="Grid levels per range, LHS points, Sobol base samples (power of two) or "
+            "Morris trajectories.",
+        ),
+    ] = None,
+    reps: SweepRepsOpt = None,
+    strategy: StrategyOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default results/<name>-sweep-<design>-<seed>)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Complete the sweep in --out; skip finished rows.")
+    ] = False,
+    executor: ExecutorOpt = "process",
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Sweep scenario parameters over a design; write design.csv, runs/, runs.csv,
+    sensitivity.csv and manifest.json (docs/sweeps.md)."""
+    overrides = list(set_ or [])
+    if n is None:
+        _fail(["--n: required (grid levels, LHS points, Sobol base samples or trajectories)"])
+    sc, _ = _load(scenario, strategy, overrides, None)
+    seed_v = sc.seed if seed is None else seed
+    target = out_dir if out_dir is not None else default_sweep_dir(sc.name, design, seed_v)
+    _prepare(target, quiet)
+    bar = _progress(1, quiet, "run {task.completed:.0f}/{task.total:.0f}")
+    try:
+        with bar or nullcontext():
+            progress = None
+            if bar is not None:
+                task = bar.add_task(f"{sc.name} {design}", total=1)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+            frame = run_sweep(
+                scenario,
+                list(param or []),
+                design,
+                n=n,
+                reps=1 if reps is None else reps,
+                seed=seed_v,
+                strategy=strategy,
+                overrides=overrides,
+                executor=executor,
+                workers=workers,
+                out=target,
+                resume=resume,
+                progress=progress,
+            )
+    except ScenarioError as e:
+        _fail(e.problems)
+    except (MemoryRefused, ExecutorError) as e:
+        _fail([str(e)])
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted: finished rows are kept in {target}/runs; "
+            "run again with --resume to complete the sweep",
+            soft_wrap=True,
+        )
+        raise typer.Exit(130) from None
+    if not quiet:
+        _print_sensitivity(frame.attrs["sensitivity"], frame.attrs["manifest"])
+        out.print(f"results in {target}/")
+
+
+def _print_sensitivity(records: list[dict], manifest: dict) -> None:
+    """The three most influential parameters for a few headline KPIs."""
+    kind = manifest["design"]
+    key = headline_measure(kind)
+    table = Table(
+        title=f"{manifest['scenario']}: {kind} sweep, {manifest['rows']} rows × "
+        f"{manifest['reps']} replication{'s' if manifest['reps'] > 1 else ''}"
+    )
+    table.add_column("KPI")
+    table.add_column("parameter", overflow="fold")  # long dotted paths wrap, never truncate
+    columns = {
+        "ST": [("ST ± 95%", "ST"), ("S1 ± 95%", "S1")],
+        "mu_star": [("mu* ± 95%", "mu_star"), ("sigma", "sigma")],
+    }.get(key, [("Spearman rho [95% CI]", "spearman")])
+    for heading, _ in columns:
+        table.add_column(heading, justify="right", no_wrap=True)
+    for kpi in SWEEP_HEADLINE:
+        rows = [r for r in records if r["kpi"] == kpi and r[key] == r[key]]
+        rows.sort(key=lambda r: -abs(r[key]))
+        for i, r in enumerate(rows[:3]):
+            if key == "ST":
+                cells = [f"{r[c]:.3f} ± {r[c + '_conf']:.3f}" for c in ("ST", "S1")]
+            elif key == "mu_star":
+                cells = [f"{_num(r['mu_star'])} ± {_num(r['mu_star_conf'])}", _num(r["sigma"])]
+            else:
+                lo, hi = r["spearman_ci_low"], r["spearman_ci_high"]
+                cells = [f"{r['spearman']:+.3f} [{lo:+.3f}, {hi:+.3f}]"]
+            table.add_row(kpi if i == 0 else "", r["parameter"], *cells)
+    out.print(table)
 
 
 def main() -> None:
