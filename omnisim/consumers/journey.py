@@ -74,7 +74,8 @@ from omnisim.supply.inventory import Inventory
     AWARE_AFTER,
     UNIT_COST,
     LIST_PRICE,
-) = range(25)
+    REFERENCE_PRICE,
+) = range(26)
 
 TRAIL_ROWS_PER_EVENT = 8
 PREFETCH_AHEAD = 8  # events of the batch whose consumer state is requested ahead of use
@@ -110,6 +111,7 @@ def _weights(sc: Scenario) -> np.ndarray:
             1.0 if j.aware_after_purchase else 0.0,
             sc.product.unit_cost,
             sc.product.list_price,
+            sc.product.reference,
         ]
     )
 
@@ -485,7 +487,7 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
             v = (
                 chp[1][c]
                 + w[W_HABIT] * habit[i, c]
-                - seg[1][s] * np.log(p / w[LIST_PRICE])
+                - seg[1][s] * np.log(p / w[REFERENCE_PRICE])
                 - seg[2][s] * wait
                 + seg[3][s] * (rating - 3.0)
                 + w[W_AWARENESS] * awareness[i]

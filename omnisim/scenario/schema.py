@@ -146,6 +146,20 @@ class Product(_Model):
     unit_cost: NonNegFloat = Field(
         40.0, description="Brand's cost to make and ship one unit (currency / unit)."
     )
+    reference_price: PositiveFloat | None = Field(
+        None,
+        description=(
+            "Price consumers weigh a channel's price against in the choice utility "
+            "(currency / unit), e.g. the going price of comparable products; omitted = "
+            "list_price, so that only prices relative to the brand's own list price matter "
+            "and a change of list_price alone moves no demand."
+        ),
+    )
+
+    @property
+    def reference(self) -> float:
+        """The reference price in effect (currency / unit)."""
+        return self.list_price if self.reference_price is None else self.reference_price
 
 
 class ChannelType(StrEnum):

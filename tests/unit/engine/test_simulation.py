@@ -126,3 +126,18 @@ def test_no_purchases_before_warmup_are_counted(small):
     _, full = run(small)
     assert r.kpis["needs"] < full.kpis["needs"]
     assert not math.isnan(r.kpis["fill_rate"])
+
+
+def test_list_price_moves_demand_only_against_a_fixed_reference():
+    """Utility weighs log(price / reference price). By default the reference is the list
+    price, so scaling the list price scales every price and the reference alike: the same
+    consumers buy the same units (common random numbers), revenue scales exactly. Against a
+    fixed market reference, a higher list price loses purchases."""
+    from builders import scenario
+
+    _, base = run(scenario())
+    _, up = run(scenario(product={"list_price": 150.0}))
+    _, fixed = run(scenario(product={"list_price": 150.0, "reference_price": 100.0}))
+    assert up.kpis["purchases"] == base.kpis["purchases"]
+    assert up.kpis["revenue"] == pytest.approx(1.5 * base.kpis["revenue"], rel=1e-9)
+    assert fixed.kpis["purchases"] < base.kpis["purchases"]
