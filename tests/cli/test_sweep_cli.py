@@ -77,6 +77,7 @@ def test_default_folder_name(tiny, tmp_path, monkeypatch):
     assert (tmp_path / "results" / "small-sweep-grid-4" / "runs.csv").exists()
 
 
+@pytest.mark.slow
 def test_resume_after_a_real_kill(tmp_path):
     """SIGKILL a serial sweep in a subprocess mid-way; the rows it finished stay as they were,
     and --resume completes the sweep to exactly the files of an uninterrupted one."""

@@ -29,6 +29,7 @@ def half(table, strategy: str, kpi: str) -> float:
     return (row.diff_ci_high - row.diff_ci_low) / 2
 
 
+@pytest.mark.slow
 def test_crn_narrows_the_difference_interval(tmp_path: Path) -> None:
     """The same two strategies, 12 replications, with common random numbers and with
     independent streams. Under CRN the difference's standard error shrinks by sqrt(1 - rho),
@@ -59,6 +60,7 @@ def test_strategy_runs_use_their_replication_streams(tmp_path: Path) -> None:
     assert c.rows["cheap_platform"] == alone.rows
 
 
+@pytest.mark.slow
 def test_executors_give_identical_results(tmp_path: Path) -> None:
     path = write_scenario(tmp_path, consumers=800, days=20.0)
     serial = compare(path, reps=3, executor="serial")
@@ -68,6 +70,7 @@ def test_executors_give_identical_results(tmp_path: Path) -> None:
     assert serial.table.equals(dask.table)
 
 
+@pytest.mark.slow
 def test_target_ci_adds_replications_until_met(tmp_path: Path) -> None:
     path = write_scenario(tmp_path, consumers=800, days=20.0)
     c = compare(path, reps=2, executor="serial", target_ci={"revenue": 0.02}, max_reps=12)

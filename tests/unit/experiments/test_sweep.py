@@ -222,6 +222,7 @@ def test_spearman_for_lhs_sees_a_monotone_effect():
 # Sweeps of the simulator
 
 
+@pytest.mark.slow
 def test_sobol_indices_recover_the_only_parameter_that_matters(scenario_file, tmp_path):
     """Needs are drawn from the need stream, one renewal process per consumer: the number of
     consumers drives them, while the product's unit cost only enters cost KPIs. With common
@@ -256,6 +257,7 @@ def test_sobol_indices_recover_the_only_parameter_that_matters(scenario_file, tm
     assert len(on_disk) == len(s)
 
 
+@pytest.mark.slow
 def test_executors_give_identical_results(scenario_file, tmp_path):
     params = [
         "market.consumers=200:600",
@@ -294,6 +296,7 @@ def test_runs_csv_means_are_the_replications_means(scenario_file, tmp_path):
     assert json.loads((out / "sweep.json").read_text())["rows"] == 2
 
 
+@pytest.mark.slow
 def test_interrupted_sweep_resumes_without_redoing_rows(scenario_file, tmp_path):
     params = ["market.consumers=200:600", "product.unit_cost=10:60"]
     whole = tmp_path / "whole"
