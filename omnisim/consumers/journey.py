@@ -188,6 +188,7 @@ class Journey:
             self.weights,
             keys,
             ledger.arrays(),
+            inventory.asked,
         )
 
     def rating(self) -> np.ndarray:
@@ -243,7 +244,8 @@ def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------
-# The kernel. `ctx` bundles every array it reads or updates (see Journey.__init__).
+# The kernel. `ctx` bundles every array it reads or updates (see Journey.__init__); ctx[11] is
+# `Inventory.asked`, the units consumers asked for at each node.
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -558,6 +560,7 @@ def _order_online(i, t, c, p, ctx, sched, trail, counts, do_trail):
     r = pop[1][i]
     node = chp[15][c, r]
     want = pop[14][i]
+    ctx[11][node] += want  # units asked at the node (sold + lost): the node's demand
     have = stock[node]
     got = want if want < have else have
     if got <= 0:
@@ -601,6 +604,9 @@ def _arrive(i, t, ctx, sched, trail, counts, do_trail):
     reason, got, start, end = _visit(
         store, t, want, stock, service, patience, qp[0], qp[7], qp[9], qp[10], qp[11], qp[12]
     )
+    # A balking visitor asks for nothing. (Two comparisons: kept simple for numba.)
+    if reason == STOCKOUT or reason == ADMITTED:  # noqa: SIM109
+        ctx[11][store] += want
     acc, lwin = led[0], led[5]
     inw = _in(lwin, t)
     if inw:

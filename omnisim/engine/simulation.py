@@ -9,6 +9,8 @@ The SimPy ``Environment`` owns simulated time (days). Three kinds of process sha
   exact time order among the bucket's events (a further round is needed only in the rare case
   that the heap runs out of room);
 * **supply** processes: one review process per stock node, plus one per delivery in transit;
+  with a dealer network (`omnisim.supply.network`), one review process per dealer and per node
+  it supplies, and shipments arriving as urgent events;
 * **bookkeeping**: holding cost accrues bucket by bucket.
 
 Processing a bucket happens at the bucket's start time, and supply events inside the bucket
@@ -43,6 +45,7 @@ from omnisim.engine.trail import TrailWriter
 from omnisim.metrics.kpis import compute_kpis
 from omnisim.scenario.schema import Scenario, cross_reference_problems
 from omnisim.supply.inventory import Inventory
+from omnisim.supply.network import SupplyNetwork
 
 Progress = Callable[[float], None]
 
@@ -129,6 +132,19 @@ class Simulation:
         node_index = {n.name: i for i, n in enumerate(sc.nodes)}
         self.channels = ChannelTable(sc, self.geo, node_index)
         self.inventory = Inventory(sc)
+        # The dealer network, if any, refills the nodes that name a supplier; the lead-time
+        # draws use the `supply` stream, which nothing else draws from.
+        self.network = (
+            SupplyNetwork(
+                sc,
+                self.inventory,
+                self.streams.generator("supply"),
+                self._record_order,
+                geo=self.geo,
+            )
+            if sc.network is not None
+            else None
+        )
         self.queues = StoreQueues(sc)
         self.clock = NeedClock(sc)
         self.population = Population(sc, self.streams.keys, self.channels.names)
@@ -186,6 +202,8 @@ class Simulation:
             overlap = led.overlap_days(t0, t1)
             if overlap > 0:
                 led.acc[lg.HOLDING_COST] += overlap * float(inv.stock @ inv.holding_rate)
+            if self.network is not None:
+                self.network.accrue_terminals(t0, t1)
             wheel = cal.wheel()
             while True:  # more than one round only if the in-bucket heap ran out of room
                 ids, ts = cal.pop(b)
@@ -207,6 +225,8 @@ class Simulation:
         try:
             self.calendar.schedule(*self.journey.start())
             self.inventory.start(self.env, self._record_order)
+            if self.network is not None:
+                self.network.start(self.env)
             self.env.process(self._consumer_clock())
             self.env.run(until=self.sc.horizon_days)
             trail_rows = 0
@@ -228,6 +248,8 @@ class Simulation:
         ledger["final_rating"] = self.journey.rating().tolist()
         ledger["stage_counts"] = pop.stage_counts().tolist()
         ledger["channel_fixed_cost_per_day"] = float(self.channels.fixed_cost_per_day.sum())
+        if self.network is not None:
+            ledger["network"] = self.network.records()
         meta = {
             "channels": list(self.channels.names),
             "nodes": list(self.inventory.names),

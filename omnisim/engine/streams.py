@@ -10,11 +10,10 @@ Two kinds of randomness are needed:
   (Steele, Lea and Flood, 2014, "Fast splittable pseudorandom number generators", OOPSLA) applied
   to ``key + golden_gamma * counter``: exactly the SplitMix64 sequence evaluated at an
   arbitrary position, which passes BigCrush. Each 64-bit output gives two 32-bit uniforms.
-* **Other draws**, not tied to a consumer, would come from ordinary numpy ``Generator``
-  objects (`Streams.generator`). None is used yet: supply lead times are fixed
-  (``replenishment.lead_time_days``), and the ``supply`` stream is reserved for supply-side
-  randomness added later (its place in `STREAM_NAMES`, and so every other stream's seed, is
-  already fixed).
+* **Other draws**, not tied to a consumer, come from ordinary numpy ``Generator`` objects
+  (`Streams.generator`). The ``supply`` generator draws the dealer network's lead times
+  (`omnisim.supply.network`); brand replenishment (``replenishment.lead_time_days``) stays
+  fixed, so a scenario without a network draws nothing from it.
 
 Every key and generator is derived from one ``numpy.random.SeedSequence(seed,
 spawn_key=(replication, stream_index))``, so replication ``r`` of a run can be re-run alone and

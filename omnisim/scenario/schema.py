@@ -338,6 +338,21 @@ class Replenishment(_Model):
             "below s. Omitted = always order up to S."
         ),
     )
+    policy: InventoryPolicy | None = Field(
+        None,
+        description=(
+            "Only for a node with a `supplier`: its inventory policy (e.g. a forecast-based "
+            "order-up-to level). Omitted = order up to `order_up_to`, or (s, S) with "
+            "`reorder_point`."
+        ),
+    )
+    lead_time: LeadTime | None = Field(
+        None,
+        description=(
+            "Only for a node with a `supplier`: the lead time of its orders as a distribution. "
+            "Omitted = fixed `lead_time_days`."
+        ),
+    )
 
 
 class StockNode(_Model):
@@ -358,6 +373,175 @@ class StockNode(_Model):
     )
     service: StoreService | None = Field(
         None, description="Service capacity; stores get the default if omitted."
+    )
+    supplier: str | None = Field(
+        None,
+        description=(
+            "Dealer of the `network` that replenishes the node; omitted = the brand, with "
+            "unlimited stock and the fixed `replenishment.lead_time_days`."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Supply network: dealer levels and dealers between the brand and the stock nodes
+
+
+class LeadTimeDistribution(StrEnum):
+    fixed = "fixed"
+    lognormal = "lognormal"
+    gamma = "gamma"
+
+
+class LeadTime(_Model):
+    mean_days: NonNegFloat = Field(
+        3.0, description="Mean time from placing an order to receiving the shipment (days)."
+    )
+    cv: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Coefficient of variation of the lead time (ratio); ignored by `fixed`, and 0 "
+            "makes every family fixed."
+        ),
+    )
+    distribution: LeadTimeDistribution = Field(
+        LeadTimeDistribution.fixed,
+        description="Family of the lead-time draw: fixed, lognormal or gamma.",
+    )
+
+
+class PolicyKind(StrEnum):
+    order_up_to = "order_up_to"
+    s_S = "s_S"
+
+
+class InventoryPolicy(_Model):
+    kind: PolicyKind = Field(
+        PolicyKind.order_up_to,
+        description=(
+            "`order_up_to`: each review orders up to S; `s_S`: each review orders up to S "
+            "only when the stock position is at or below the reorder point s."
+        ),
+    )
+    order_up_to: Annotated[int, Field(ge=0)] | None = Field(
+        None,
+        description=(
+            "Fixed order-up-to level S (units). Omitted = S from the forecast: forecast x "
+            "(mean lead time / review period + 1) + safety_units."
+        ),
+    )
+    reorder_point: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Reorder point s of an `s_S` policy (units); needed by and only by it."
+    )
+    forecast_periods: Annotated[int, Field(ge=1)] = Field(
+        4,
+        description=(
+            "Review periods p in the moving-average forecast of demand per review period (count)."
+        ),
+    )
+    safety_units: NonNegFloat = Field(
+        0.0, description="Safety stock added to a forecast-based order-up-to level (units)."
+    )
+    initial_forecast: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Demand per review period assumed for periods not yet observed, so for the first "
+            "p reviews (units / review period)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _reorder_point_with_s_S(self) -> InventoryPolicy:
+        if self.kind == PolicyKind.s_S and self.reorder_point is None:
+            raise ValueError("an `s_S` policy needs `reorder_point`")
+        if self.kind == PolicyKind.order_up_to and self.reorder_point is not None:
+            raise ValueError("`reorder_point` applies only to an `s_S` policy")
+        return self
+
+
+class Shortage(StrEnum):
+    backlog = "backlog"
+    lost = "lost"
+
+
+class NetworkLevel(_Model):
+    name: str = Field(description="Level identifier, e.g. national_agent; unique.")
+    markup: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Markup on the purchase price (fraction): a level's selling price is its "
+            "purchase price x (1 + markup); the top level buys at the product's unit_cost."
+        ),
+    )
+    lead_time: LeadTime = Field(
+        default_factory=LeadTime, description="Lead time of an order to the parent."
+    )
+    policy: InventoryPolicy = Field(
+        default_factory=InventoryPolicy, description="Inventory policy of the level's dealers."
+    )
+    review_days: PositiveFloat = Field(7.0, description="Days between stock reviews.")
+    holding_cost_rate: NonNegFloat = Field(
+        0.2,
+        description=(
+            "Cost of holding stock as a fraction of its purchase price per year (1 / year)."
+        ),
+    )
+    ordering_cost: NonNegFloat = Field(
+        0.0, description="Fixed cost of one replenishment order (currency / order)."
+    )
+    shortage: Shortage = Field(
+        Shortage.backlog,
+        description=(
+            "What happens to the part of a child's order the dealer cannot ship: `backlog` "
+            "(shipped first come, first served as stock arrives) or `lost` (cancelled)."
+        ),
+    )
+
+
+class Dealer(_Model):
+    name: str = Field(
+        description="Dealer identifier, unique among dealers and distinct from stock nodes."
+    )
+    level: str = Field(description="Name of the dealer's level.")
+    region: str = Field(description="Region the dealer stands in.")
+    parent: str | None = Field(
+        None,
+        description=(
+            "Dealer of the level above that supplies this one; omitted = the nearest dealer of "
+            "the level above by transport time (ties: the first listed). Top-level dealers are "
+            "supplied by the brand and take none."
+        ),
+    )
+    initial_stock: Annotated[int, Field(ge=0)] | None = Field(
+        None, description="Units on hand at day 0; omitted = the order-up-to level at day 0."
+    )
+    markup: NonNegFloat | None = Field(None, description="Overrides the level's markup.")
+    lead_time: LeadTime | None = Field(None, description="Overrides the level's lead time.")
+    policy: InventoryPolicy | None = Field(
+        None, description="Overrides the level's inventory policy (as a whole)."
+    )
+    review_days: PositiveFloat | None = Field(
+        None, description="Overrides the level's review period (days)."
+    )
+    holding_cost_rate: NonNegFloat | None = Field(
+        None, description="Overrides the level's holding cost rate (1 / year)."
+    )
+    ordering_cost: NonNegFloat | None = Field(
+        None, description="Overrides the level's ordering cost (currency / order)."
+    )
+    shortage: Shortage | None = Field(None, description="Overrides the level's shortage rule.")
+
+
+class Network(_Model):
+    levels: list[NetworkLevel] = Field(
+        min_length=1,
+        description=(
+            "Dealer levels, ordered from the brand downward (the first is supplied by the "
+            "brand, which has unlimited stock)."
+        ),
+    )
+    dealers: list[Dealer] = Field(
+        default_factory=list, description="The dealers, each in one level."
     )
 
 
@@ -540,6 +724,13 @@ class Scenario(_Model):
     journey: Journey = Field(default_factory=Journey, description="Journey behaviour.")
     seasonality: Seasonality = Field(default_factory=Seasonality, description="Yearly need cycle.")
     promotions: list[Promotion] = Field(default_factory=list, description="Promotions.")
+    network: Network | None = Field(
+        None,
+        description=(
+            "Dealer network between the brand and the stock nodes; omitted = every node is "
+            "replenished by the brand directly."
+        ),
+    )
     strategies: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description=(
@@ -661,4 +852,95 @@ def cross_reference_problems(sc: Scenario) -> list[tuple[Loc, str]]:
         for j, c in enumerate(p.channels or []):
             if c not in channels:
                 out.append((("promotions", i, "channels", j), f"unknown channel {c!r}"))
+    out.extend(_network_problems(sc, regions))
+    return out
+
+
+def _network_problems(sc: Scenario, regions: set[str]) -> list[tuple[Loc, str]]:
+    """Problems of the dealer network and of the stock nodes' `supplier` links."""
+    out: list[tuple[Loc, str]] = []
+    net = sc.network
+    dealers = {d.name: d for d in net.dealers} if net is not None else {}
+    for i, n in enumerate(sc.nodes):
+        if n.supplier is not None:
+            if net is None:
+                out.append(
+                    (("nodes", i, "supplier"), "no `network` section defines dealers to supply it")
+                )
+            elif n.supplier not in dealers:
+                out.append((("nodes", i, "supplier"), f"unknown dealer {n.supplier!r}"))
+        elif n.replenishment.policy is not None or n.replenishment.lead_time is not None:
+            field = "policy" if n.replenishment.policy is not None else "lead_time"
+            out.append(
+                (
+                    ("nodes", i, "replenishment", field),
+                    "applies only to a node supplied by a dealer (`supplier`)",
+                )
+            )
+    if net is None:
+        return out
+    rank: dict[str, int] = {}
+    for i, lv in enumerate(net.levels):
+        if lv.name in rank:
+            out.append((("network", "levels", i, "name"), f"duplicate name {lv.name!r}"))
+        else:
+            rank[lv.name] = i
+    node_names = {n.name for n in sc.nodes}
+    seen: set[str] = set()
+    for i, d in enumerate(net.dealers):
+        if d.name in seen:
+            out.append((("network", "dealers", i, "name"), f"duplicate name {d.name!r}"))
+        elif d.name in node_names:
+            out.append(
+                (("network", "dealers", i, "name"), f"{d.name!r} is already a stock node's name")
+            )
+        seen.add(d.name)
+        if d.region not in regions:
+            out.append((("network", "dealers", i, "region"), f"unknown region {d.region!r}"))
+    # Parent links that loop back on themselves are reported once, as a cycle.
+    in_cycle: set[str] = set()
+    for start in dealers:
+        path: list[str] = []
+        cur: str | None = start
+        while cur is not None and cur in dealers and cur not in path:
+            path.append(cur)
+            cur = dealers[cur].parent
+        if cur is not None and cur in path and cur == start:
+            in_cycle.add(start)
+            i = next(k for k, d in enumerate(net.dealers) if d.name == start)
+            loop = " -> ".join([*path, start])
+            if min(path) == start:  # report each cycle at one of its dealers only
+                out.append((("network", "dealers", i, "parent"), f"parents form a cycle: {loop}"))
+    for i, d in enumerate(net.dealers):
+        if d.level not in rank:
+            out.append((("network", "dealers", i, "level"), f"unknown level {d.level!r}"))
+            continue
+        k = rank[d.level]
+        loc = ("network", "dealers", i, "parent")
+        if d.parent is None:
+            if k > 0 and not any(e.level == net.levels[k - 1].name for e in net.dealers):
+                out.append(
+                    (
+                        ("network", "dealers", i, "level"),
+                        f"no dealer of level {net.levels[k - 1].name!r}, the level above, "
+                        "to supply it",
+                    )
+                )
+            continue
+        if d.name in in_cycle:
+            continue
+        if k == 0:
+            out.append(
+                (loc, f"a dealer of the top level {d.level!r} is supplied by the brand: no parent")
+            )
+        elif d.parent not in dealers:
+            out.append((loc, f"unknown dealer {d.parent!r}"))
+        elif dealers[d.parent].level != net.levels[k - 1].name:
+            out.append(
+                (
+                    loc,
+                    f"{d.parent!r} is a {dealers[d.parent].level!r} dealer, not one of the level "
+                    f"above ({net.levels[k - 1].name!r})",
+                )
+            )
     return out

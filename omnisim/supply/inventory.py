@@ -5,7 +5,8 @@ is on-hand plus on-order units. An order-up-to policy orders ``S - position``; w
 point ``s`` (an (s, S) policy) it orders only when ``position <= s``. An order arrives after
 ``lead_time_days``. Reviews and deliveries are ordinary SimPy processes. Consumers take stock
 first come, first served in the journey kernel; stock never goes negative: a shortfall is a
-stock-out.
+stock-out. Nodes whose ``supplier`` is a dealer are refilled by `omnisim.supply.network`
+instead.
 """
 
 from __future__ import annotations
@@ -39,14 +40,21 @@ class Inventory:
         self.on_order = np.zeros(len(reps), dtype=np.int64)
         self.initial = self.stock.copy()
         self.delivered = np.zeros(len(reps), dtype=np.int64)  # units received, whole run
+        # Units consumers asked for at each node (sold + lost), whole run: the journey kernel
+        # counts them; a node supplied by a dealer forecasts its demand from them.
+        self.asked = np.zeros(len(reps), dtype=np.int64)
+        # Nodes the brand refills here; the others are run by `omnisim.supply.network`.
+        self.from_brand = np.array([n.supplier is None for n in sc.nodes])
         self.holding_rate = np.array([n.holding_cost_per_unit_day for n in sc.nodes])
         self.order_cost = np.array([n.order_fixed_cost for n in sc.nodes])
 
     def start(self, env: simpy.Environment, on_order_placed=None) -> None:
-        """Start one review process per node. ``on_order_placed(t, node, units)`` is called for
+        """Start one review process per node refilled by the brand (nodes with a `supplier`
+        are reviewed by the supply network). ``on_order_placed(t, node, units)`` is called for
         every replenishment order (the ledger records it)."""
         for i in range(len(self.names)):
-            env.process(self._review(env, i, on_order_placed))
+            if self.from_brand[i]:
+                env.process(self._review(env, i, on_order_placed))
 
     def _review(self, env: simpy.Environment, i: int, record) -> simpy.events.Event:
         while True:
