@@ -130,6 +130,22 @@ class ChannelTable:
                 self.session_start[ci] = ss.first_day + ss.start_hour / 24.0
                 self.session_duration[ci] = ss.duration_hours / 24.0
                 self.session_discount[ci] = ss.discount
+        # Consumer prices set by the dealer network at the stores it supplies (0 = the
+        # channel's price); `set_node_prices` fills them. The flag per channel keeps the
+        # kernel's store lookup off channels without such stores.
+        self.node_price = np.zeros(len(sc.nodes))
+        self.node_priced = np.zeros(self.n, dtype=np.bool_)
+        self._channel_nodes = [[node_index[nn] for nn in c.nodes] for c in chans]
+
+    def set_node_prices(self, prices: np.ndarray) -> None:
+        """Set the consumer price (currency / unit, before promotions and member discounts)
+        of each stock node; 0 keeps the channel's price. Applies to offline channels only:
+        online orders pay the channel's price wherever they ship from."""
+        self.node_price[:] = prices
+        for ci in range(self.n):
+            self.node_priced[ci] = bool(self.offline[ci]) and any(
+                prices[k] > 0.0 for k in self._channel_nodes[ci]
+            )
 
     def index(self, name: str) -> int:
         return self.names.index(name)
@@ -165,6 +181,8 @@ class ChannelTable:
             self.promo_end,
             self.promo_discount,
             self.promo_mask,
+            self.node_price,
+            self.node_priced,
         )
 
 

@@ -341,7 +341,14 @@ def _price(i, c, t, ctx) -> tuple[float, bool, bool]:
     member = pop[3]
     live = is_open(c, t, chp[20], chp[21], chp[22])
     factor, promo = price_cut(c, t, live, chp[23], chp[24], chp[25], chp[26], chp[27])
-    price = w[LIST_PRICE] * chp[0][c] * factor
+    base = w[LIST_PRICE] * chp[0][c]
+    # An offline channel with dealer-priced stores (docs/model.md, 17a), in a region where it
+    # has a store: prices are computed for every channel, reached or not.
+    if chp[29][c] and chp[13][c, pop[1][i]] > 0:
+        store = store_for(c, pop[1][i], i, chp[12], chp[13], chp[14])
+        if chp[28][store] > 0.0:
+            base = chp[28][store]
+    price = base * factor
     if member[i] and chp[9][c]:
         price *= 1.0 - chp[7][c]
     return price, promo, live
@@ -660,6 +667,9 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
         ch_acc[c, lg.CH_REVENUE] += value
         ch_acc[c, lg.CH_BRAND] += brand
         nd_acc[nd, lg.ND_UNITS] += q
+        nd_acc[nd, lg.ND_REVENUE] += value
+        nd_acc[nd, lg.ND_PLATFORM] += platform
+        nd_acc[nd, lg.ND_BRAND] += brand
         per = _period(lwin, series.shape[0], t)
         series[per, lg.TS_PURCHASES] += 1.0
         series[per, lg.TS_REVENUE] += value

@@ -90,8 +90,10 @@ SCALARS = (
 CHANNEL_COLUMNS = ("orders", "units", "revenue", "brand_take", "lost_units", "considered")
 CH_ORDERS, CH_UNITS, CH_REVENUE, CH_BRAND, CH_LOST, CH_CONSIDERED = range(len(CHANNEL_COLUMNS))
 # Columns of the per-node table.
-NODE_COLUMNS = ("units", "lost_units")
-ND_UNITS, ND_LOST = range(len(NODE_COLUMNS))
+# Consumer revenue and its platform and brand parts per node let the KPIs re-assign the sales of
+# dealer-supplied stores to those stores when a dealer network exists (docs/model.md, 17a).
+NODE_COLUMNS = ("units", "lost_units", "revenue", "platform_take", "brand_take")
+ND_UNITS, ND_LOST, ND_REVENUE, ND_PLATFORM, ND_BRAND = range(len(NODE_COLUMNS))
 # Columns of the time series (one row per period).
 SERIES_COLUMNS = ("needs", "purchases", "revenue")
 TS_NEEDS, TS_PURCHASES, TS_REVENUE = range(len(SERIES_COLUMNS))

@@ -145,6 +145,10 @@ class Simulation:
             if sc.network is not None
             else None
         )
+        if self.network is not None:
+            # Stores the network supplies sell at the chain's consumer price (cost_plus or a
+            # flattening's passed saving); without a network the channel prices stand alone.
+            self.channels.set_node_prices(self.network.consumer_prices())
         self.queues = StoreQueues(sc)
         self.clock = NeedClock(sc)
         self.population = Population(sc, self.streams.keys, self.channels.names)
@@ -249,7 +253,8 @@ class Simulation:
         ledger["stage_counts"] = pop.stage_counts().tolist()
         ledger["channel_fixed_cost_per_day"] = float(self.channels.fixed_cost_per_day.sum())
         if self.network is not None:
-            ledger["network"] = self.network.records()
+            sales = {col: self.ledger.node[:, j] for j, col in enumerate(lg.NODE_COLUMNS)}
+            ledger["network"] = self.network.records(sales)
         meta = {
             "channels": list(self.channels.names),
             "nodes": list(self.inventory.names),

@@ -7,6 +7,7 @@ measurement window ``[warmup, horizon)``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 
@@ -20,14 +21,12 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
     L = ledger
     days = max(L["horizon"] - L["warmup"], 0.0)
     channel_fixed = L["channel_fixed_cost_per_day"] * days
-    brand_profit = (
-        L["brand_take"]
-        - L["cogs"]
-        - L["order_costs"]
-        - channel_fixed
-        - L["holding_cost"]
-        - L["replenishment_cost"]
-    )
+    brand_take, dealer_take = L["brand_take"], L["dealer_take"]
+    cogs, holding, replenishment = L["cogs"], L["holding_cost"], L["replenishment_cost"]
+    net = L.get("network")
+    if net is not None:
+        brand_take, dealer_take, cogs, holding, replenishment = _brand_with_network(L, net)
+    brand_profit = brand_take - cogs - L["order_costs"] - channel_fixed - holding - replenishment
     k: dict[str, float] = {
         "needs": L["needs"],
         "searches": L["searches"],
@@ -51,14 +50,14 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         "satisfaction": _ratio(L["satisfaction_sum"], L["satisfaction_n"], math.nan),
         "reviews": L["reviews"],
         "awareness": L["awareness_mean"],
-        "revenue_split.brand": L["brand_take"],
-        "revenue_split.dealer": L["dealer_take"],
+        "revenue_split.brand": brand_take,
+        "revenue_split.dealer": dealer_take,
         "revenue_split.platform": L["platform_take"],
-        "cost.goods": L["cogs"],
+        "cost.goods": cogs,
         "cost.orders": L["order_costs"],
         "cost.channel_fixed": channel_fixed,
-        "cost.holding": L["holding_cost"],
-        "cost.replenishment": L["replenishment_cost"],
+        "cost.holding": holding,
+        "cost.replenishment": replenishment,
         "avg_delivery_days": _ratio(L["delivery_days_sum"], L["online_orders"], math.nan),
         "late_delivery_rate": _ratio(L["late_orders"], L["online_orders"]),
         "units_in_transit": _ratio(L["transit_unit_days"], days),
@@ -71,4 +70,78 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
     for i, name in enumerate(meta["channels"]):
         k[f"channel_share.{name}"] = _ratio(L["ch_revenue"][i], revenue)
         k[f"channel_orders.{name}"] = L["ch_orders"][i]
+    if net is not None:
+        k.update(network_kpis(net))
     return {name: float(v) for name, v in k.items()}
+
+
+def _brand_with_network(L: Mapping, net: Mapping) -> tuple[float, float, float, float, float]:
+    """(brand take, dealer take, cost of goods, holding cost, replenishment cost) of the brand
+    when a dealer network exists (docs/model.md, 17a, "Money").
+
+    Stores the network supplies are the network's, not the brand's: their consumer sales
+    (net of a platform's commission), stock and orders leave the brand's books, and the brand
+    earns instead what the top level pays it for the units it ships, at unit_cost each."""
+    nodes = net["nodes"]
+    terminals = [r for r in nodes.values() if r["kind"] == "terminal"]
+    kernel_brand = sum(r.get("consumer_brand_take", 0.0) for r in terminals)
+    sold = sum(r["units_out"] for r in terminals)
+    brand = next(r for r in nodes.values() if r["kind"] == "brand")
+    brand_take = L["brand_take"] - kernel_brand + brand["revenue"]
+    # At those stores the consumer's money net of commission is all the store's.
+    dealer_take = L["dealer_take"] + kernel_brand
+    cogs = L["cogs"] - sold * net["unit_cost"] + brand["cogs"]
+    holding = L["holding_cost"] - sum(r["holding_cost"] for r in terminals)
+    replenishment = L["replenishment_cost"] - sum(r["ordering_cost"] for r in terminals)
+    return brand_take, dealer_take, cogs, holding, replenishment
+
+
+def _variance(x: list[float]) -> float:
+    n = len(x)
+    if n < 2:
+        return 0.0
+    m = sum(x) / n
+    return sum((v - m) ** 2 for v in x) / (n - 1)
+
+
+def network_kpis(net: Mapping) -> dict[str, float]:
+    """Per-level KPIs of the dealer network (levels in network order, then ``terminal``):
+    profit, margin, bullwhip ratio, days of inventory and fill rate (docs/outputs.md)."""
+    lo, hi = net["window"]
+    # A level removed by flattening has no nodes: it earns nothing and the rest is undefined.
+    by_level: dict[str, list[Mapping]] = {level: [] for level in net.get("levels", [])}
+    for r in net["nodes"].values():
+        if r["kind"] != "brand":
+            by_level.setdefault(r["level"], []).append(r)
+    k: dict[str, float] = {}
+    for level, rows in by_level.items():
+        revenue = sum(r["revenue"] for r in rows)
+        out_per_day = sum(r["units_out"] for r in rows) / (hi - lo) if hi > lo else 0.0
+        asked = sum(r["units_asked"] for r in rows)
+        k[f"dealer_profit.{level}"] = sum(r["profit"] for r in rows)
+        k[f"dealer_margin.{level}"] = _ratio(
+            sum(r["gross_margin"] for r in rows), revenue, math.nan
+        )
+        k[f"inventory_days.{level}"] = _ratio(
+            sum(r["on_hand_avg"] for r in rows), out_per_day, math.nan
+        )
+        k[f"fill_rate.{level}"] = _ratio(
+            asked - sum(r["units_short"] for r in rows), asked, 1.0 if rows else math.nan
+        )
+        # Bullwhip: the level's orders summed per review instant, against the units consumers
+        # asked for at all terminals over the same review periods; periods wholly inside the
+        # window only.
+        orders: dict[float, float] = {}
+        asked_at: dict[float, int] = {}
+        for r in rows:
+            for t, q, a in zip(r["review_times"], r["orders"], r["asked_at_review"], strict=True):
+                orders[t] = orders.get(t, 0.0) + q
+                asked_at[t] = a
+        times = sorted(orders)
+        o_series, d_series = [], []
+        for prev, t in itertools.pairwise(times):
+            if prev >= lo and t < hi:
+                o_series.append(orders[t])
+                d_series.append(asked_at[t] - asked_at[prev])
+        k[f"bullwhip.{level}"] = _ratio(_variance(o_series), _variance(d_series), math.nan)
+    return k

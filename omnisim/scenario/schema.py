@@ -381,6 +381,14 @@ class StockNode(_Model):
             "unlimited stock and the fixed `replenishment.lead_time_days`."
         ),
     )
+    markup: NonNegFloat | None = Field(
+        None,
+        description=(
+            "A dealer-supplied store under `network.pricing: cost_plus`: markup on its purchase "
+            "price that gives the consumer price (fraction); omitted = "
+            "`network.terminal_markup`."
+        ),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -489,6 +497,13 @@ class NetworkLevel(_Model):
     ordering_cost: NonNegFloat = Field(
         0.0, description="Fixed cost of one replenishment order (currency / order)."
     )
+    retail_share: Fraction | None = Field(
+        None,
+        description=(
+            "`pricing: fixed_retail`: the level's selling price as a fraction of the product's "
+            "list_price (needed there, ignored under cost_plus)."
+        ),
+    )
     shortage: Shortage = Field(
         Shortage.backlog,
         description=(
@@ -532,7 +547,79 @@ class Dealer(_Model):
     shortage: Shortage | None = Field(None, description="Overrides the level's shortage rule.")
 
 
+class Pricing(StrEnum):
+    cost_plus = "cost_plus"
+    fixed_retail = "fixed_retail"
+
+
+class Reattach(StrEnum):
+    level_above = "level_above"
+    nearest = "nearest"
+
+
+class FlattenPrice(StrEnum):
+    keep_retail = "keep_retail"
+    pass_saving = "pass_saving"
+
+
+class Flatten(_Model):
+    remove_levels: list[str] = Field(
+        min_length=1, description="Names of the dealer levels removed from the network."
+    )
+    reattach: Reattach = Field(
+        Reattach.level_above,
+        description=(
+            "Where the children of a removed dealer go: `level_above` = its nearest surviving "
+            "ancestor (the former grandparent chain); `nearest` = the nearest dealer, by "
+            "transport time, of the closest surviving level above (the brand if none is left)."
+        ),
+    )
+    price: FlattenPrice = Field(
+        FlattenPrice.pass_saving,
+        description=(
+            "`keep_retail`: each dealer-supplied store keeps the consumer price it had before "
+            "flattening (the store keeps the saving); `pass_saving`: consumers get it "
+            "(cost_plus: the price is rebuilt on the shorter chain; fixed_retail: the price "
+            "falls by the store's fall in purchase price)."
+        ),
+    )
+
+
 class Network(_Model):
+    pricing: Pricing = Field(
+        Pricing.cost_plus,
+        description=(
+            "`cost_plus`: every node sells at its purchase price x (1 + markup), and a "
+            "dealer-supplied store's consumer price is built from the chain; `fixed_retail`: "
+            "consumers pay the channel's price and each level sells at list_price x its "
+            "retail_share."
+        ),
+    )
+    brand_markup: NonNegFloat = Field(
+        0.0,
+        description=(
+            "cost_plus: the brand sells to the top level at unit_cost x (1 + brand_markup) "
+            "(fraction)."
+        ),
+    )
+    brand_share: Fraction | None = Field(
+        None,
+        description=(
+            "fixed_retail: the brand's selling price to the top level as a fraction of "
+            "list_price (needed there)."
+        ),
+    )
+    terminal_markup: NonNegFloat = Field(
+        0.0,
+        description=(
+            "cost_plus: markup of dealer-supplied stores on their purchase price, giving the "
+            "consumer price at the store (fraction); a node's `markup` overrides it."
+        ),
+    )
+    flatten: Flatten | None = Field(
+        None,
+        description="Channel flattening applied when the network is built; omitted = none.",
+    )
     levels: list[NetworkLevel] = Field(
         min_length=1,
         description=(
@@ -877,8 +964,26 @@ def _network_problems(sc: Scenario, regions: set[str]) -> list[tuple[Loc, str]]:
                     "applies only to a node supplied by a dealer (`supplier`)",
                 )
             )
+        if n.markup is not None and n.supplier is None:
+            out.append((("nodes", i, "markup"), "applies only to a node supplied by a dealer"))
     if net is None:
         return out
+    if net.pricing == Pricing.fixed_retail:
+        if net.brand_share is None:
+            out.append((("network", "brand_share"), "`pricing: fixed_retail` needs brand_share"))
+        for i, lv in enumerate(net.levels):
+            if lv.retail_share is None:
+                out.append(
+                    (
+                        ("network", "levels", i, "retail_share"),
+                        "`pricing: fixed_retail` needs every level's retail_share",
+                    )
+                )
+    if net.flatten is not None:
+        names = {lv.name for lv in net.levels}
+        for j, name in enumerate(net.flatten.remove_levels):
+            if name not in names:
+                out.append((("network", "flatten", "remove_levels", j), f"unknown level {name!r}"))
     rank: dict[str, int] = {}
     for i, lv in enumerate(net.levels):
         if lv.name in rank:

@@ -20,6 +20,11 @@ Every dealer and every supplied stock node ("terminal") runs one SimPy review pr
   first served as stock arrives) or is cancelled (``shortage: lost``);
 * a shipment arrives after a lead-time draw from the ``supply`` random stream.
 
+Prices follow ``network.pricing`` (cost-plus markups or shares of the list price), and
+``network.flatten`` removes levels before the tree is built; every shipment in the measurement
+window is paid at the child's purchase price, which gives each node's revenue, purchases and
+profit (docs/model.md, 17a).
+
 Terminal stock stays in the shared ``Inventory.stock`` array, which the compiled journey kernel
 takes units from directly; dealers' stock lives here. Shipment arrivals are scheduled with
 SimPy's urgent priority, so that at a common instant they land before the reviews and before the
@@ -40,10 +45,14 @@ from simpy.events import URGENT
 
 from omnisim.channels.catalog import Geography
 from omnisim.scenario.schema import (
+    OFFLINE_TYPES,
+    FlattenPrice,
     InventoryPolicy,
     LeadTime,
     LeadTimeDistribution,
     PolicyKind,
+    Pricing,
+    Reattach,
     Scenario,
     Shortage,
 )
@@ -75,6 +84,117 @@ class NodeSettings:
     markup: float  # fraction on the purchase price
     initial_stock: int | None
     terminal: int  # index into Inventory's arrays, -1 unless a terminal
+    selling_price: float = 0.0  # currency / unit: to children (consumers for a terminal)
+    consumer_price: float = 0.0  # terminal: consumer price in stores; 0 = the channel's price
+
+
+@dataclass
+class _Link:
+    """A node of the network tree before its settings are resolved."""
+
+    name: str
+    kind: str  # "dealer" or "terminal"
+    level: str
+    rank: int  # index of the level in `network.levels` (a terminal: below every level)
+    region: int
+    parent: str  # BRAND or a dealer's name
+    spec: object  # the scenario's Dealer or StockNode
+
+
+def _tree(sc: Scenario, geo: Geography) -> list[_Link]:
+    """The scenario's full network (no flattening): dealers in level order, each after its
+    parent, then the supplied stock nodes in scenario order."""
+    net = sc.network
+    region = {r: k for k, r in enumerate(geo.names)}
+    out: list[_Link] = []
+    for k, lv in enumerate(net.levels):
+        above = [d for d in net.dealers if k > 0 and d.level == net.levels[k - 1].name]
+        for d in net.dealers:
+            if d.level != lv.name:
+                continue
+            if k == 0:
+                parent = BRAND
+            elif d.parent is not None:
+                parent = d.parent
+            else:  # nearest dealer of the level above; ties go to the first listed
+                rd = region[d.region]
+                best = min(
+                    range(len(above)), key=lambda j: (geo.days[rd, region[above[j].region]], j)
+                )
+                parent = above[best].name
+            out.append(_Link(d.name, "dealer", lv.name, k, region[d.region], parent, d))
+    for n in sc.nodes:
+        if n.supplier is not None:
+            rank = len(net.levels)
+            out.append(_Link(n.name, "terminal", "terminal", rank, region[n.region], n.supplier, n))
+    return out
+
+
+def _flatten(sc: Scenario, geo: Geography, links: list[_Link]) -> list[_Link]:
+    """Remove the levels `network.flatten` names and re-attach the orphans (docs/model.md,
+    17a, "Flattening")."""
+    net = sc.network
+    fl = net.flatten
+    removed = set(fl.remove_levels)
+    rank = {lv.name: k for k, lv in enumerate(net.levels)}
+    by_name = {x.name: x for x in links}
+    keep = [
+        _Link(x.name, x.kind, x.level, x.rank, x.region, x.parent, x.spec)
+        for x in links
+        if not (x.kind == "dealer" and x.level in removed)
+    ]
+    for x in keep:
+        p = x.parent
+        if p == BRAND or by_name[p].level not in removed:
+            continue
+        if fl.reattach == Reattach.level_above:
+            while p != BRAND and by_name[p].level in removed:
+                p = by_name[p].parent
+        else:
+            above = [k for k in range(rank[by_name[p].level]) if net.levels[k].name not in removed]
+            cands = (
+                [d for d in keep if d.kind == "dealer" and d.level == net.levels[max(above)].name]
+                if above
+                else []
+            )
+            if cands:  # nearest by transport time; ties go to the first listed
+                best = min(
+                    range(len(cands)), key=lambda j: (geo.days[x.region, cands[j].region], j)
+                )
+                p = cands[best].name
+            else:
+                p = BRAND
+        x.parent = p
+    return keep
+
+
+def _prices(sc: Scenario, links: list[_Link]) -> dict[str, tuple[float, float, float]]:
+    """(purchase, selling, consumer) price per node (currency / unit), the brand included
+    (selling only). A terminal's consumer price is 0 under fixed_retail (the channel's)."""
+    net = sc.network
+    prod = sc.product
+    levels = {lv.name: lv for lv in net.levels}
+    cost_plus = net.pricing == Pricing.cost_plus
+    brand_sell = (
+        prod.unit_cost * (1.0 + net.brand_markup)
+        if cost_plus
+        else prod.list_price * net.brand_share
+    )
+    out = {BRAND: (0.0, brand_sell, 0.0)}
+    for x in links:  # parents come first
+        buy = out[x.parent][1]
+        if x.kind == "dealer":
+            if cost_plus:
+                m = x.spec.markup if x.spec.markup is not None else levels[x.level].markup
+                sell = buy * (1.0 + m)
+            else:
+                sell = prod.list_price * levels[x.level].retail_share
+            out[x.name] = (buy, sell, 0.0)
+        else:
+            m = x.spec.markup if x.spec.markup is not None else net.terminal_markup
+            consumer = buy * (1.0 + m) if cost_plus else 0.0
+            out[x.name] = (buy, consumer, consumer)
+    return out
 
 
 def _terminal_policy(node) -> InventoryPolicy:
@@ -88,76 +208,80 @@ def _terminal_policy(node) -> InventoryPolicy:
     return InventoryPolicy(kind=PolicyKind.order_up_to, order_up_to=rep.order_up_to)
 
 
+def _channel_retail(sc: Scenario, node: str) -> float:
+    """A store's price in its first offline channel, before promotions (currency / unit);
+    0 if no offline channel lists it."""
+    for c in sc.channels:
+        if c.type in OFFLINE_TYPES and node in c.nodes:
+            return sc.product.list_price * c.price_index
+    return 0.0
+
+
 def build_settings(sc: Scenario, geo: Geography) -> list[NodeSettings]:
     """Resolve the scenario's network into per-node settings, index 0 the brand, then dealers in
-    level order (each after its parent), then the supplied stock nodes in scenario order.
-    Assumes `cross_reference_problems` found nothing."""
+    level order (each after its parent), then the supplied stock nodes in scenario order;
+    flattening, if any, is applied. Assumes `cross_reference_problems` found nothing."""
     net = sc.network
     if net is None:
         return []
-    region = {r: k for k, r in enumerate(geo.names)}
     levels = {lv.name: lv for lv in net.levels}
+    full = _tree(sc, geo)
+    links = _flatten(sc, geo, full) if net.flatten is not None else full
+    prices = _prices(sc, links)
+    if net.flatten is not None:
+        before = _prices(sc, full)
+        for x in links:
+            if x.kind != "terminal":
+                continue
+            buy, _, consumer = prices[x.name]
+            old_buy, _, old_consumer = before[x.name]
+            if net.flatten.price == FlattenPrice.keep_retail:
+                consumer = old_consumer  # 0 under fixed_retail: the channel's price stays
+            elif net.pricing == Pricing.fixed_retail:
+                retail = _channel_retail(sc, x.name)
+                # The store's margin in currency stays; its purchase saving goes to consumers.
+                consumer = max(retail - (old_buy - buy), 0.0) if retail > 0 else 0.0
+            prices[x.name] = (buy, consumer, consumer)
     brand = NodeSettings(
         BRAND, "brand", "brand", -1, -1, 0.0, LeadTime(), InventoryPolicy(), Shortage.backlog,
-        0.0, 0.0, 0.0, 0.0, None, -1,
+        0.0, 0.0, 0.0, 0.0, None, -1, prices[BRAND][1], 0.0,
     )  # fmt: skip
     out = [brand]
-    index: dict[str, int] = {}
-    for k, lv in enumerate(net.levels):
-        above = [d for d in net.dealers if k > 0 and d.level == net.levels[k - 1].name]
-        for d in net.dealers:
-            if d.level != lv.name:
-                continue
-            if k == 0:
-                parent = 0
-            elif d.parent is not None:
-                parent = index[d.parent]
-            else:  # nearest dealer of the level above; ties go to the first listed
-                rd = region[d.region]
-                best = min(
-                    range(len(above)), key=lambda j: (geo.days[rd, region[above[j].region]], j)
-                )
-                parent = index[above[best].name]
-            p = out[parent]
-            price = sc.product.unit_cost if parent == 0 else p.purchase_price * (1 + p.markup)
+    index: dict[str, int] = {BRAND: 0}
+    terminal_of = {n.name: t for t, n in enumerate(sc.nodes)}
+    for x in links:
+        buy, sell, consumer = prices[x.name]
+        if x.kind == "dealer":
+            d, lv = x.spec, levels[x.level]
             rate = d.holding_cost_rate if d.holding_cost_rate is not None else lv.holding_cost_rate
-            out.append(
-                NodeSettings(
-                    name=d.name,
-                    kind="dealer",
-                    level=lv.name,
-                    region=region[d.region],
-                    parent=parent,
-                    review_days=d.review_days if d.review_days is not None else lv.review_days,
-                    lead_time=d.lead_time if d.lead_time is not None else lv.lead_time,
-                    policy=d.policy if d.policy is not None else lv.policy,
-                    shortage=d.shortage if d.shortage is not None else lv.shortage,
-                    # A yearly rate on the value of the stock, per unit and day.
-                    holding_per_unit_day=rate * price / 365.0,
-                    ordering_cost=(
-                        d.ordering_cost if d.ordering_cost is not None else lv.ordering_cost
-                    ),
-                    purchase_price=price,
-                    markup=d.markup if d.markup is not None else lv.markup,
-                    initial_stock=d.initial_stock,
-                    terminal=-1,
-                )
+            settings = NodeSettings(
+                name=d.name,
+                kind="dealer",
+                level=lv.name,
+                region=x.region,
+                parent=index[x.parent],
+                review_days=d.review_days if d.review_days is not None else lv.review_days,
+                lead_time=d.lead_time if d.lead_time is not None else lv.lead_time,
+                policy=d.policy if d.policy is not None else lv.policy,
+                shortage=d.shortage if d.shortage is not None else lv.shortage,
+                # A yearly rate on the value of the stock, per unit and day.
+                holding_per_unit_day=rate * buy / 365.0,
+                ordering_cost=d.ordering_cost if d.ordering_cost is not None else lv.ordering_cost,
+                purchase_price=buy,
+                markup=(sell / buy - 1.0) if buy > 0 else 0.0,
+                initial_stock=d.initial_stock,
+                terminal=-1,
+                selling_price=sell,
             )
-            index[d.name] = len(out) - 1
-    del levels
-    for t, n in enumerate(sc.nodes):
-        if n.supplier is None:
-            continue
-        parent = index[n.supplier]
-        p = out[parent]
-        rep = n.replenishment
-        out.append(
-            NodeSettings(
+        else:
+            n = x.spec
+            rep = n.replenishment
+            settings = NodeSettings(
                 name=n.name,
                 kind="terminal",
                 level="terminal",
-                region=region[n.region],
-                parent=parent,
+                region=x.region,
+                parent=index[x.parent],
                 review_days=rep.review_days,
                 lead_time=(
                     rep.lead_time
@@ -168,12 +292,15 @@ def build_settings(sc: Scenario, geo: Geography) -> list[NodeSettings]:
                 shortage=Shortage.lost,  # consumers who find no stock are lost (or switch)
                 holding_per_unit_day=n.holding_cost_per_unit_day,
                 ordering_cost=n.order_fixed_cost,
-                purchase_price=p.purchase_price * (1 + p.markup),
-                markup=0.0,
+                purchase_price=buy,
+                markup=(consumer / buy - 1.0) if buy > 0 and consumer > 0 else 0.0,
                 initial_stock=n.initial_stock,
-                terminal=t,
+                terminal=terminal_of[n.name],
+                selling_price=consumer,
+                consumer_price=consumer,
             )
-        )
+        out.append(settings)
+        index[x.name] = len(out) - 1
     return out
 
 
@@ -217,6 +344,9 @@ class SupplyNetwork:
         self.record_order = record_order
         self.allow_negative = allow_negative_orders
         self.window = (sc.warmup_days, sc.horizon_days)
+        self.unit_cost = sc.product.unit_cost
+        self.level_names = [lv.name for lv in sc.network.levels]
+        self.list_price = sc.product.list_price
         self.nodes = build_settings(sc, self.geo)
         self.index = {s.name: k for k, s in enumerate(self.nodes)}
         n = len(self.nodes)
@@ -249,6 +379,20 @@ class SupplyNetwork:
         # Over the measurement window.
         self.area = np.zeros(n)  # on-hand unit-days
         self.ordering_cost = np.zeros(n)
+        # Money (currency) and flows (units) over the window; a sale is paid when shipped.
+        self.revenue = np.zeros(n)  # sales to children (and fed demand, consumers)
+        self.paid = np.zeros(n)  # paid to the parent for units it shipped
+        self.cogs = np.zeros(n)  # units received x purchase price
+        self.units_out = i64()  # units shipped to children, fed demand or consumers
+        self.units_asked = i64()  # units ordered from the node (asked by consumers)
+        self.units_short = i64()  # of these, not shipped at once (lost or backlogged)
+        self.orders_in_window = i64()
+        self._terminals = np.array(
+            [s.terminal for s in self.nodes if s.kind == "terminal"], dtype=np.int64
+        )
+        # Units consumers asked for at all terminals, snapshot at each review of each node:
+        # the consumer demand per review period the bullwhip ratio divides by.
+        self.asked_at_review: list[list[int]] = [[] for _ in range(n)]
         self._last_t = np.zeros(n)
         # Per review (bullwhip needs orders per review period).
         self.review_times: list[list[float]] = [[] for _ in range(n)]
@@ -270,6 +414,7 @@ class SupplyNetwork:
                 self.inventory.stock[s.terminal] = stock
                 self.inventory.initial[s.terminal] = stock
         self.initial = np.array([self.stock_of(k) for k in range(n)], dtype=np.int64)
+        self.stock_at_start = self.initial.copy()  # replaced when the window opens
 
     # ------------------------------------------------------------------ state
 
@@ -284,6 +429,21 @@ class SupplyNetwork:
         """On hand minus backlog owed (units): negative when more is owed than held."""
         k = self.index[name]
         return self.stock_of(k) - int(self.backlog_units[k])
+
+    def _snapshot(self) -> None:
+        self.stock_at_start = np.array([self.stock_of(k) for k in range(len(self.nodes))])
+
+    def _in_window(self) -> bool:
+        return self.window[0] <= self.env.now < self.window[1]
+
+    def consumer_prices(self) -> np.ndarray:
+        """Consumer price per stock node set by the network (currency / unit; 0 = the
+        channel's price), for `ChannelTable.set_node_prices`."""
+        out = np.zeros(len(self.inventory.names))
+        for s in self.nodes:
+            if s.kind == "terminal":
+                out[s.terminal] = s.consumer_price
+        return out
 
     def _touch(self, k: int) -> None:
         """Integrate dealer ``k``'s on-hand stock up to now over the window (before a change)."""
@@ -311,6 +471,13 @@ class SupplyNetwork:
         """Start one review process per dealer and supplied stock node."""
         self.env = env
         self._last_t[:] = env.now
+        # Snapshot the stock as the window opens (urgent and scheduled first, so before any
+        # arrival, review or sale at that instant): the margin values the stock change.
+        ev = env.event()
+        ev._ok = True
+        ev._value = None
+        ev.callbacks.append(lambda _e: self._snapshot())
+        env.schedule(ev, URGENT, max(self.window[0] - env.now, 0.0))
         for k, s in enumerate(self.nodes):
             if s.kind != "brand":
                 env.process(self._review(k))
@@ -355,6 +522,7 @@ class SupplyNetwork:
                     q = 0
             self.review_times[k].append(env.now)
             self.orders[k].append(q)
+            self.asked_at_review[k].append(int(self.inventory.asked[self._terminals].sum()))
             if q != 0:
                 self._place(k, q)
             yield env.timeout(s.review_days)
@@ -366,8 +534,11 @@ class SupplyNetwork:
         if q > 0:
             self.ordered[k] += q
             self.orders_placed[k] += 1
-            if self.window[0] <= now < self.window[1]:
+            if self._in_window():
                 self.ordering_cost[k] += s.ordering_cost
+                self.orders_in_window[k] += 1
+                if s.parent == 0:  # the brand ships every order at once
+                    self.units_asked[0] += q
             if s.kind == "terminal" and self.record_order is not None:
                 self.record_order(now, s.terminal, q)
         if s.parent == 0:
@@ -381,6 +552,9 @@ class SupplyNetwork:
         """Dealer ``p`` receives an order of ``q`` units from ``child`` (-1: fed demand);
         returns the units shipped at once."""
         self.period_demand[p] += q
+        inw = self._in_window()
+        if inw:
+            self.units_asked[p] += q
         if self.nodes[p].shortage == Shortage.backlog:
             before = self.backlog_units[p]
             self.backlog[p].append([child, q])
@@ -401,6 +575,8 @@ class SupplyNetwork:
         if sent < q:
             self.short_orders[p] += 1
             self.short_units[p] += q - sent
+            if inw:
+                self.units_short[p] += q - sent
         return sent
 
     def _serve_backlog(self, p: int) -> None:
@@ -420,6 +596,16 @@ class SupplyNetwork:
         if p != 0:
             self._touch(p)
             self.on_hand[p] -= q
+        if self._in_window():
+            # The child pays its purchase price when the goods leave; fed demand pays the
+            # dealer's selling price.
+            value = q * (
+                self.nodes[child].purchase_price if child >= 0 else self.nodes[p].selling_price
+            )
+            self.revenue[p] += value
+            self.units_out[p] += q
+            if child >= 0:
+                self.paid[child] += value
         if child < 0:
             self.served[p] += q
             return
@@ -438,6 +624,8 @@ class SupplyNetwork:
         self.in_transit[k] -= q
         self.on_order[k] -= q
         self.received[k] += q
+        if self._in_window():
+            self.cogs[k] += q * s.purchase_price
         if s.kind == "terminal":
             self.inventory.stock[s.terminal] += q
             self.inventory.delivered[s.terminal] += q
@@ -459,6 +647,12 @@ class SupplyNetwork:
             self.inventory.asked[s.terminal] += units
             take = min(units, int(self.inventory.stock[s.terminal]))
             self.inventory.stock[s.terminal] -= take
+            if self._in_window():  # in a run the journey kernel tallies consumer sales
+                price = s.consumer_price if s.consumer_price > 0 else self.list_price
+                self.revenue[k] += take * price
+                self.units_out[k] += take
+                self.units_asked[k] += units
+                self.units_short[k] += units - take
             return take
         if s.kind != "dealer":
             raise ValueError("the brand takes no demand")
@@ -466,12 +660,19 @@ class SupplyNetwork:
 
     # ------------------------------------------------------------------ records
 
-    def records(self) -> dict:
-        """Per-node records for the run's ledger (units, counts, currency; see docs/model.md).
+    def records(self, consumer_sales: dict[str, np.ndarray] | None = None) -> dict:
+        """Per-node records for the run's ledger (units, counts, currency; see docs/model.md,
+        17a, "Ledgers").
 
-        Totals are over the whole run (so that conservation can be checked on them); on-hand
-        average, holding and ordering cost are over the measurement window; the per-review
-        series carry their review times."""
+        Unit totals (received, shipped, ...) are over the whole run, so that conservation can
+        be checked on them; money, flows, fill rate, on-hand average and costs are over the
+        measurement window; the per-review series carry their review times.
+
+        Args:
+            consumer_sales: the journey kernel's per-stock-node tallies over the window
+                (``units``, ``lost_units``, ``revenue``, ``platform_take``, ``brand_take``);
+                they replace a terminal's own tallies (kept only for demand fed with
+                `demand`). Omitted when the network runs alone."""
         if self.env is not None:
             for k, s in enumerate(self.nodes):
                 if s.kind == "dealer":
@@ -480,11 +681,49 @@ class SupplyNetwork:
         out = {}
         for k, s in enumerate(self.nodes):
             on_hand_avg = float(self.area[k] / span) if span > 0 else 0.0
+            revenue = float(self.revenue[k])
+            units_out, asked, short = (
+                int(self.units_out[k]),
+                int(self.units_asked[k]),
+                int(self.units_short[k]),
+            )
+            extra: dict = {}
+            if s.kind == "terminal" and consumer_sales is not None:
+                t = s.terminal
+                sold, lost = consumer_sales["units"][t], consumer_sales["lost_units"][t]
+                value, platform = consumer_sales["revenue"][t], consumer_sales["platform_take"][t]
+                # The store keeps what consumers pay net of a platform's commission.
+                revenue = float(value - platform)
+                units_out, asked, short = int(sold), int(sold + lost), int(lost)
+                extra = {
+                    "consumer_revenue": float(value),
+                    "platform_take": float(platform),
+                    "consumer_brand_take": float(consumer_sales["brand_take"][t]),
+                }
+            stock_change = 0.0
+            if s.kind == "brand":
+                cogs = float(units_out * self.unit_cost)
+                holding = ordering = 0.0
+            else:
+                cogs = float(self.cogs[k])
+                # Periodic-inventory accounting: purchases less the rise in stock value is the
+                # cost of the units sold, so a stock build-up is not counted as a loss.
+                stock_change = float((self.stock_of(k) - self.stock_at_start[k]) * s.purchase_price)
+                holding = float(self.area[k] * s.holding_per_unit_day)
+                ordering = float(self.ordering_cost[k])
+            in_w = [
+                q
+                for t, q in zip(self.review_times[k], self.orders[k], strict=True)
+                if self.window[0] <= t < self.window[1]
+            ]
+            daily_out = units_out / span if span > 0 else 0.0
             out[s.name] = {
                 "kind": s.kind,
                 "level": s.level,
                 "parent": self.nodes[s.parent].name if s.parent >= 0 else None,
                 "purchase_price": s.purchase_price,
+                "selling_price": s.selling_price,
+                "consumer_price": s.consumer_price,
                 "initial_stock": int(self.initial[k]),
                 "end_stock": self.stock_of(k),
                 "received": int(self.received[k]),
@@ -500,10 +739,32 @@ class SupplyNetwork:
                 "lost_units": int(self.lost_units[k]),
                 "asked": (int(self.inventory.asked[s.terminal]) if s.kind == "terminal" else None),
                 "on_hand_avg": on_hand_avg,
-                "holding_cost": float(self.area[k] * s.holding_per_unit_day),
-                "ordering_cost": float(self.ordering_cost[k]),
+                "revenue": revenue,
+                "paid": float(self.paid[k]),
+                "cogs": cogs,
+                "stock_change_value": stock_change,
+                "gross_margin": revenue - cogs + stock_change,
+                "holding_cost": holding,
+                "ordering_cost": ordering,
+                "profit": revenue - cogs + stock_change - holding - ordering,
+                "units_out": units_out,
+                "units_asked": asked,
+                "units_short": short,
+                "fill_rate": (asked - short) / asked if asked > 0 else 1.0,
+                "days_of_cover": on_hand_avg / daily_out if daily_out > 0 else None,
+                "orders_in_window": int(self.orders_in_window[k]),
+                "order_variance": float(np.var(in_w, ddof=1)) if len(in_w) > 1 else 0.0,
                 "review_times": list(self.review_times[k]),
                 "orders": list(self.orders[k]),
                 "demand": list(self.demand_series[k]),
+                "asked_at_review": list(self.asked_at_review[k]),
+                **extra,
             }
-        return {"window": list(self.window), "nodes": out}
+        return {
+            "window": list(self.window),
+            "unit_cost": self.unit_cost,
+            # Every level the scenario declares, flattened away or not, so that strategies
+            # of one scenario report the same KPIs.
+            "levels": [*self.level_names, "terminal"],
+            "nodes": out,
+        }
