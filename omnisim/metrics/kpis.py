@@ -144,4 +144,10 @@ def network_kpis(net: Mapping) -> dict[str, float]:
                 o_series.append(orders[t])
                 d_series.append(asked_at[t] - asked_at[prev])
         k[f"bullwhip.{level}"] = _ratio(_variance(o_series), _variance(d_series), math.nan)
+    if "exits" in net:  # only with `network.exit`: dealers that left in the window, per level
+        for level in net.get("levels", []):
+            if level != "terminal":
+                k[f"dealers_exited.{level}"] = float(
+                    sum(1 for e in net["exits"] if e["level"] == level and lo <= e["time"] < hi)
+                )
     return k

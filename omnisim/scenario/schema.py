@@ -585,6 +585,29 @@ class Flatten(_Model):
     )
 
 
+class DealerExit(_Model):
+    profit_floor: float = Field(
+        allow_inf_nan=False,
+        description=(
+            "A dealer whose profit over the trailing window is below profit_floor x window_days "
+            "exits (currency / day; may be negative)."
+        ),
+    )
+    window_days: PositiveFloat = Field(
+        description="Length of the trailing window the profit is measured over (days)."
+    )
+    check_every_days: PositiveFloat = Field(
+        description="Days between two exit checks of every dealer."
+    )
+    after_days: NonNegFloat | None = Field(
+        None,
+        description=(
+            "Time of the first check (days); omitted = warmup_days. A check whose window would "
+            "start before day 0 is skipped."
+        ),
+    )
+
+
 class Network(_Model):
     pricing: Pricing = Field(
         Pricing.cost_plus,
@@ -619,6 +642,13 @@ class Network(_Model):
     flatten: Flatten | None = Field(
         None,
         description="Channel flattening applied when the network is built; omitted = none.",
+    )
+    exit: DealerExit | None = Field(
+        None,
+        description=(
+            "Dealer exit: unprofitable dealers leave during the run and their children "
+            "re-attach to the nearest node of the level above; omitted = no dealer exits."
+        ),
     )
     levels: list[NetworkLevel] = Field(
         min_length=1,
@@ -984,6 +1014,9 @@ def _network_problems(sc: Scenario, regions: set[str]) -> list[tuple[Loc, str]]:
         for j, name in enumerate(net.flatten.remove_levels):
             if name not in names:
                 out.append((("network", "flatten", "remove_levels", j), f"unknown level {name!r}"))
+    ex = net.exit
+    if ex is not None and ex.after_days is not None and ex.after_days >= sc.horizon_days:
+        out.append((("network", "exit", "after_days"), "must be shorter than horizon_days"))
     rank: dict[str, int] = {}
     for i, lv in enumerate(net.levels):
         if lv.name in rank:

@@ -25,6 +25,10 @@ Prices follow ``network.pricing`` (cost-plus markups or shares of the list price
 window is paid at the child's purchase price, which gives each node's revenue, purchases and
 profit (docs/model.md, 17a).
 
+With ``network.exit``, a check process lets dealers whose trailing profit falls below a floor
+leave; their children re-attach to the nearest surviving dealer of the level above
+(docs/model.md, 17a, "Dealer exit").
+
 Terminal stock stays in the shared ``Inventory.stock`` array, which the compiled journey kernel
 takes units from directly; dealers' stock lives here. Shipment arrivals are scheduled with
 SimPy's urgent priority, so that at a common instant they land before the reviews and before the
@@ -36,7 +40,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import networkx as nx
 import numpy as np
@@ -415,6 +419,32 @@ class SupplyNetwork:
                 self.inventory.initial[s.terminal] = stock
         self.initial = np.array([self.stock_of(k) for k in range(n)], dtype=np.int64)
         self.stock_at_start = self.initial.copy()  # replaced when the window opens
+        # Dealer exit (docs/model.md, 17a, "Dealer exit"). The whole-run money totals below
+        # feed the trailing-profit check; nothing else reads them.
+        self.exit = sc.network.exit
+        self.cum_revenue = np.zeros(n)
+        self.cum_cogs = np.zeros(n)
+        self.cum_ordering = np.zeros(n)
+        self.cum_holding = np.zeros(n)
+        self.holding_w = np.zeros(n)  # window holding cost in currency (re-priced dealers)
+        self.exited_at = np.full(n, np.nan)
+        self.written_off = i64()  # units written off at exit (and arriving after it)
+        self.exits: list[dict] = []
+        self._repriced: set[int] = set()
+        self.price_at_start = np.array([s.purchase_price for s in self.nodes])
+        self._holding_rate = np.zeros(n)  # dealers: 1 / year
+        levels = {lv.name: lv for lv in sc.network.levels}
+        dealers = {d.name: d for d in sc.network.dealers}
+        for k, s in enumerate(self.nodes):
+            if s.kind == "dealer":
+                d = dealers[s.name]
+                self._holding_rate[k] = (
+                    d.holding_cost_rate
+                    if d.holding_cost_rate is not None
+                    else levels[s.level].holding_cost_rate
+                )
+        self._cost_plus = sc.network.pricing == Pricing.cost_plus
+        self._exit_base: dict[int, np.ndarray] = {}
 
     # ------------------------------------------------------------------ state
 
@@ -432,6 +462,7 @@ class SupplyNetwork:
 
     def _snapshot(self) -> None:
         self.stock_at_start = np.array([self.stock_of(k) for k in range(len(self.nodes))])
+        self.price_at_start = np.array([s.purchase_price for s in self.nodes])
 
     def _in_window(self) -> bool:
         return self.window[0] <= self.env.now < self.window[1]
@@ -448,10 +479,13 @@ class SupplyNetwork:
     def _touch(self, k: int) -> None:
         """Integrate dealer ``k``'s on-hand stock up to now over the window (before a change)."""
         now = self.env.now
+        rate = self.nodes[k].holding_per_unit_day
+        self.cum_holding[k] += (now - self._last_t[k]) * self.on_hand[k] * rate
         a = max(self._last_t[k], self.window[0])
         b = min(now, self.window[1])
         if b > a:
             self.area[k] += (b - a) * self.on_hand[k]
+            self.holding_w[k] += (b - a) * self.on_hand[k] * rate
         self._last_t[k] = now
 
     def accrue_terminals(self, t0: float, t1: float) -> None:
@@ -481,6 +515,9 @@ class SupplyNetwork:
         for k, s in enumerate(self.nodes):
             if s.kind != "brand":
                 env.process(self._review(k))
+        if self.exit is not None:
+            env.process(self._exit_snapshots())
+            env.process(self._exit_checks())
 
     def lead_draw(self, k: int) -> float:
         """A lead time (days) for a shipment to node ``k``."""
@@ -499,6 +536,8 @@ class SupplyNetwork:
         lead_periods = s.lead_time.mean_days / s.review_days
         first = True
         while True:
+            if self.exit is not None and self._gone(k):
+                return
             if s.kind == "terminal":
                 asked = int(self.inventory.asked[s.terminal])
                 self.period_demand[k] += asked - self.asked_seen[k]
@@ -534,6 +573,7 @@ class SupplyNetwork:
         if q > 0:
             self.ordered[k] += q
             self.orders_placed[k] += 1
+            self.cum_ordering[k] += s.ordering_cost
             if self._in_window():
                 self.ordering_cost[k] += s.ordering_cost
                 self.orders_in_window[k] += 1
@@ -596,12 +636,13 @@ class SupplyNetwork:
         if p != 0:
             self._touch(p)
             self.on_hand[p] -= q
+        # The child pays its purchase price when the goods leave; fed demand pays the
+        # dealer's selling price.
+        value = q * (
+            self.nodes[child].purchase_price if child >= 0 else self.nodes[p].selling_price
+        )
+        self.cum_revenue[p] += value
         if self._in_window():
-            # The child pays its purchase price when the goods leave; fed demand pays the
-            # dealer's selling price.
-            value = q * (
-                self.nodes[child].purchase_price if child >= 0 else self.nodes[p].selling_price
-            )
             self.revenue[p] += value
             self.units_out[p] += q
             if child >= 0:
@@ -624,8 +665,12 @@ class SupplyNetwork:
         self.in_transit[k] -= q
         self.on_order[k] -= q
         self.received[k] += q
+        self.cum_cogs[k] += q * s.purchase_price
         if self._in_window():
             self.cogs[k] += q * s.purchase_price
+        if self.exit is not None and self._gone(k):  # the dealer has left: written off
+            self.written_off[k] += q
+            return
         if s.kind == "terminal":
             self.inventory.stock[s.terminal] += q
             self.inventory.delivered[s.terminal] += q
@@ -633,6 +678,145 @@ class SupplyNetwork:
             self._touch(k)
             self.on_hand[k] += q
             self._serve_backlog(k)
+
+    # ------------------------------------------------------------------ dealer exit
+
+    def _gone(self, k: int) -> bool:
+        """Has dealer ``k`` left the network?"""
+        return not math.isnan(self.exited_at[k])
+
+    def _exit_times(self) -> tuple[float, float, float]:
+        ex = self.exit
+        first = ex.after_days if ex.after_days is not None else self.window[0]
+        return first, ex.window_days, ex.check_every_days
+
+    def _profit_state(self) -> np.ndarray:
+        """Per node, the whole-run profit so far (currency): revenue - purchases + stock value
+        (at the current purchase price) - holding - ordering; differences of two states give
+        the profit between them."""
+        for k, s in enumerate(self.nodes):
+            if s.kind == "dealer":
+                self._touch(k)
+        value = np.array([self.on_hand[k] * s.purchase_price for k, s in enumerate(self.nodes)])
+        return self.cum_revenue - self.cum_cogs + value - self.cum_holding - self.cum_ordering
+
+    def _exit_snapshots(self):
+        """The profit state at ``t_i - window`` for each check time ``t_i``."""
+        env = self.env
+        first, window, every = self._exit_times()
+        i = 0
+        while first + i * every - window < env.now:
+            i += 1
+        while True:
+            yield env.timeout(max(first + i * every - window - env.now, 0.0))
+            self._exit_base[i] = self._profit_state()
+            i += 1
+
+    def _exit_checks(self):
+        """At ``t_i = first + i * every``: every dealer whose profit over ``[t_i - window,
+        t_i]`` is below ``profit_floor * window`` exits (dealers in level order)."""
+        env = self.env
+        first, window, every = self._exit_times()
+        floor = self.exit.profit_floor * window
+        i = 0
+        while True:
+            yield env.timeout(max(first + i * every - env.now, 0.0))
+            base = self._exit_base.pop(i, None)
+            if base is not None:  # else the window would start before day 0
+                profit = self._profit_state() - base
+                for k, s in enumerate(self.nodes):
+                    if s.kind == "dealer" and not self._gone(k) and profit[k] < floor:
+                        self._exit(k, float(profit[k]))
+            i += 1
+
+    def _exit(self, k: int, profit: float) -> None:
+        """Dealer ``k`` leaves: its stock is written off, its own open orders cancelled, the
+        backlog it owes dropped (its children re-order it), its children re-attached."""
+        s = self.nodes[k]
+        now = self.env.now
+        self._touch(k)
+        stock = int(self.on_hand[k])
+        self.written_off[k] += stock
+        self.on_hand[k] = 0
+        self.exited_at[k] = now
+        # Its open orders waiting in its parent's backlog are cancelled.
+        p = s.parent
+        if p > 0:
+            kept = deque()
+            for entry in self.backlog[p]:
+                if entry[0] == k:
+                    self.backlog_units[p] -= entry[1]
+                    self.on_order[k] -= entry[1]
+                else:
+                    kept.append(entry)
+            self.backlog[p] = kept
+        # The backlog it owes is dropped: each child's on-order falls, so it re-orders.
+        dropped = int(self.backlog_units[k])
+        for child, units in self.backlog[k]:
+            if child >= 0:
+                self.on_order[child] -= units
+        self.backlog[k].clear()
+        self.backlog_units[k] = 0
+        # Re-attach the children to the nearest surviving dealer of the closest level above.
+        rank = {name: j for j, name in enumerate(self.level_names)}
+        mine = rank[s.level]
+        alive = [
+            j
+            for j, d in enumerate(self.nodes)
+            if d.kind == "dealer" and rank[d.level] < mine and not self._gone(j)
+        ]
+        top = max((rank[self.nodes[j].level] for j in alive), default=-1)
+        cands = [j for j in alive if rank[self.nodes[j].level] == top]
+        moved: dict[str, str] = {}
+        for c in self.children[k]:
+            child = self.nodes[c]
+            if cands:  # nearest by transport time; ties go to the first listed
+                new = min(
+                    cands, key=lambda j: (self.geo.days[child.region, self.nodes[j].region], j)
+                )
+            else:
+                new = 0
+            self.nodes[c] = replace(child, parent=new)
+            self.children[new].append(c)
+            self.graph.remove_edge(s.name, child.name)
+            self.graph.add_edge(self.nodes[new].name, child.name)
+            self._reprice(c)
+            moved[child.name] = self.nodes[new].name
+        self.children[k] = []
+        self.graph.nodes[s.name]["exited_at"] = now
+        self.exits.append(
+            {
+                "time": now,
+                "dealer": s.name,
+                "level": s.level,
+                "trailing_profit": profit,
+                "written_off": stock,
+                "dropped_backlog": dropped,
+                "new_parents": moved,
+            }
+        )
+
+    def _reprice(self, c: int) -> None:
+        """Node ``c`` buys at its (new) parent's selling price; under cost_plus a dealer's
+        selling price follows its purchase price, down its subtree. Consumer prices stay."""
+        s = self.nodes[c]
+        buy = self.nodes[s.parent].selling_price
+        if buy == s.purchase_price:
+            return
+        self._repriced.add(c)
+        if s.kind == "dealer":
+            self._touch(c)  # the holding cost so far at the old rate
+            sell = buy * (1.0 + s.markup) if self._cost_plus else s.selling_price
+            self.nodes[c] = replace(
+                s,
+                purchase_price=buy,
+                selling_price=sell,
+                holding_per_unit_day=self._holding_rate[c] * buy / 365.0,
+            )
+            for g in self.children[c]:
+                self._reprice(g)
+        else:
+            self.nodes[c] = replace(s, purchase_price=buy)
 
     # ------------------------------------------------------------------ driving it directly
 
@@ -656,6 +840,8 @@ class SupplyNetwork:
             return take
         if s.kind != "dealer":
             raise ValueError("the brand takes no demand")
+        if self._gone(k):
+            raise ValueError(f"dealer {name!r} has left the network")
         return self._take_order(k, -1, units)
 
     # ------------------------------------------------------------------ records
@@ -711,12 +897,26 @@ class SupplyNetwork:
                 stock_change = float((self.stock_of(k) - self.stock_at_start[k]) * s.purchase_price)
                 holding = float(self.area[k] * s.holding_per_unit_day)
                 ordering = float(self.ordering_cost[k])
+                if k in self._repriced:  # re-attached after an exit at another price
+                    stock_change = float(
+                        self.stock_of(k) * s.purchase_price
+                        - self.stock_at_start[k] * self.price_at_start[k]
+                    )
+                    if s.kind == "dealer":
+                        holding = float(self.holding_w[k])
             in_w = [
                 q
                 for t, q in zip(self.review_times[k], self.orders[k], strict=True)
                 if self.window[0] <= t < self.window[1]
             ]
             daily_out = units_out / span if span > 0 else 0.0
+            if self.exit is not None:
+                t_exit = self.exited_at[k]
+                extra = {
+                    **extra,
+                    "exited_at": float(t_exit) if not math.isnan(t_exit) else None,
+                    "written_off": int(self.written_off[k]),
+                }
             out[s.name] = {
                 "kind": s.kind,
                 "level": s.level,
@@ -760,6 +960,7 @@ class SupplyNetwork:
                 "asked_at_review": list(self.asked_at_review[k]),
                 **extra,
             }
+        more = {"exits": [dict(e) for e in self.exits]} if self.exit is not None else {}
         return {
             "window": list(self.window),
             "unit_cost": self.unit_cost,
@@ -767,4 +968,5 @@ class SupplyNetwork:
             # of one scenario report the same KPIs.
             "levels": [*self.level_names, "terminal"],
             "nodes": out,
+            **more,
         }
