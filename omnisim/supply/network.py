@@ -394,6 +394,11 @@ class SupplyNetwork:
         self._terminals = np.array(
             [s.terminal for s in self.nodes if s.kind == "terminal"], dtype=np.int64
         )
+        # The same terminals as positions in this network's arrays (accrue_terminals runs once
+        # per time bucket: one array operation, not a loop over nodes).
+        self._terminal_rows = np.array(
+            [k for k, s in enumerate(self.nodes) if s.kind == "terminal"], dtype=np.int64
+        )
         # Units consumers asked for at all terminals, snapshot at each review of each node:
         # the consumer demand per review period the bullwhip ratio divides by.
         self.asked_at_review: list[list[int]] = [[] for _ in range(n)]
@@ -494,10 +499,7 @@ class SupplyNetwork:
         a, b = max(t0, self.window[0]), min(t1, self.window[1])
         if b <= a:
             return
-        stock = self.inventory.stock
-        for k, s in enumerate(self.nodes):
-            if s.kind == "terminal":
-                self.area[k] += (b - a) * stock[s.terminal]
+        self.area[self._terminal_rows] += (b - a) * self.inventory.stock[self._terminals]
 
     # ------------------------------------------------------------------ processes
 
