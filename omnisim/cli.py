@@ -1,4 +1,4 @@
-"""The ``omnisim`` command line: run, compare, sweep, validate, schema.
+"""The ``omnisim`` command line: run, compare, sweep, validate, schema, export.
 
 Bad input (an invalid scenario file, a bad ``--set``, a scenario too large for the machine)
 prints one line per problem to standard error and exits with status 2, without a traceback and
@@ -489,6 +489,60 @@ def _print_sensitivity(records: list[dict], manifest: dict) -> None:
                 cells = [f"{r['spearman']:+.3f} [{lo:+.3f}, {hi:+.3f}]"]
             table.add_row(kpi if i == 0 else "", r["parameter"], *cells)
     out.print(table)
+
+
+export_app = typer.Typer(help="Export results in formats other tools read.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("transactions")
+def export_transactions_cmd(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="Results folder of `omnisim run --trail` (trail/rep-NNN.parquet) or one "
+            "trail Parquet file."
+        ),
+    ],
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Output file (default: transactions.<format> in the results folder, or in "
+            "the current folder for a single trail file).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="parquet or csv (default: from --out, else parquet)."),
+    ] = None,
+    start_date: Annotated[
+        str, typer.Option("--start-date", help="Calendar date of simulation day 0 (YYYY-MM-DD).")
+    ] = "2026-01-01",
+) -> None:
+    """Write the purchases of an event trail as a transaction table (customer_id, date,
+    monetary_value, channel) for CLV libraries such as lifetimes and PyMC-Marketing."""
+    import datetime as dt
+
+    from omnisim.metrics.transactions import FORMATS, ExportError, export_transactions
+
+    if fmt is None:
+        suffix = out_file.suffix.lstrip(".").lower() if out_file is not None else ""
+        fmt = suffix if suffix in FORMATS else "parquet"
+    if fmt not in FORMATS:
+        _fail([f"unknown format {fmt!r} (choose {' or '.join(FORMATS)})"])
+    try:
+        day0 = dt.date.fromisoformat(start_date)
+    except ValueError:
+        _fail([f"--start-date: not a date (YYYY-MM-DD): {start_date!r}"])
+    if out_file is None:
+        out_file = (source if source.is_dir() else Path.cwd()) / f"transactions.{fmt}"
+    try:
+        rows = export_transactions(source, out_file, fmt, day0)
+    except ExportError as e:
+        _fail([str(e)])
+    out.print(f"{rows} transactions in {out_file}")
 
 
 def main() -> None:

@@ -378,6 +378,7 @@ def _prefetch_consumer(pop, i):
     prefetch(pop[17], i)
     prefetch(pop[18], i)
     prefetch(pop[19], i)
+    prefetch(pop[20], i)
 
 
 @njit(cache=True, _nrt=False)
@@ -675,6 +676,8 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
         series[per, lg.TS_REVENUE] += value
         ts_ch[per, c] += value
         pop[18][i] += 1
+    elif t < lwin[0]:
+        pop[20][i] = True  # bought during the warm-up (lifecycle KPIs)
     pop[19][i] = True
     pop[15][i] = p
     if w[AWARE_AFTER] > 0.0:

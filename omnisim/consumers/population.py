@@ -26,7 +26,7 @@ STAGE_NAMES = (
 def bytes_per_consumer(n_channels: int) -> int:
     """Planned memory per consumer (bytes): state arrays, the pending event and headroom for
     the per-bucket temporaries."""
-    state = 2 + 2 + 4 + 1 + 1 + 4 + 8 + 1 + 2 + 2 + 1 + 1 + 4 + 2 + 4 + 4 + 4 + 2 + 1
+    state = 2 + 2 + 4 + 1 + 1 + 4 + 8 + 1 + 2 + 2 + 1 + 1 + 4 + 2 + 4 + 4 + 4 + 2 + 1 + 1
     habits = 4 * n_channels
     calendar = 12 * 2  # id + time, with room for the slot partition copy
     return state + habits + calendar + 64
@@ -83,6 +83,9 @@ class Population:
         self.late_days = np.zeros(n, dtype=np.float32)
         self.purchases_in_window = np.zeros(n, dtype=np.uint16)
         self.ever_bought = np.zeros(n, dtype=bool)
+        # A purchase dated before the measurement window (the warm-up): tells a new customer
+        # (first purchase in the window) from a returning one.
+        self.bought_before_window = np.zeros(n, dtype=bool)
 
     def arrays(self) -> tuple:
         """The state arrays, in the order the journey kernel unpacks them."""
@@ -107,6 +110,7 @@ class Population:
             self.late_days,
             self.purchases_in_window,
             self.ever_bought,
+            self.bought_before_window,
         )
 
     def stage_counts(self) -> np.ndarray:

@@ -247,6 +247,12 @@ class Simulation:
         ledger["consumers"] = pop.n
         ledger["buyers"] = int((pop.purchases_in_window > 0).sum())
         ledger["repeat_buyers"] = int((pop.purchases_in_window > 1).sum())
+        bought = pop.purchases_in_window > 0
+        before = pop.bought_before_window
+        ledger["new_customers"] = int((bought & ~before).sum())
+        ledger["returning_customers"] = int(
+            (bought & (before | (pop.purchases_in_window > 1))).sum()
+        )
         ledger["awareness_mean"] = float(pop.awareness.mean())
         ledger["member_share"] = float(pop.member.mean())
         ledger["final_rating"] = self.journey.rating().tolist()

@@ -47,6 +47,12 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         "buyers": L["buyers"],
         "churned": L["churned"],
         "churn_rate": _ratio(L["churned"], L["consumers"]),
+        # Customer lifecycle (docs/outputs.md, "Customer lifecycle").
+        "new_customers": L.get("new_customers", math.nan),
+        "returning_customers": L.get("returning_customers", math.nan),
+        "active_customers": L["buyers"],
+        "aov": _ratio(L["revenue"], L["purchases"], math.nan),
+        "items_per_order": _ratio(L["units"], L["purchases"], math.nan),
         "satisfaction": _ratio(L["satisfaction_sum"], L["satisfaction_n"], math.nan),
         "reviews": L["reviews"],
         "awareness": L["awareness_mean"],
