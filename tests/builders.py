@@ -143,3 +143,16 @@ def merge(base: dict, changes: dict) -> dict:
 
 def scenario(**changes) -> Scenario:
     return Scenario.model_validate(small_market(**changes))
+
+
+def quickstart_copy(folder: Path, consumers: int = 2000, days: float = 60.0) -> Path:
+    """`scenarios/quickstart.yaml` shrunk (fewer consumers, a shorter horizon) and written to
+    ``folder/quick.yaml``, comments and strategies kept: the file as a user would run it."""
+    src = (ROOT / "scenarios" / "quickstart.yaml").read_text()
+    src = src.replace("consumers: 20000", f"consumers: {consumers}").replace(
+        "horizon_days: 180", f"horizon_days: {days:g}"
+    )
+    assert f"consumers: {consumers}" in src and f"horizon_days: {days:g}" in src
+    path = folder / "quick.yaml"
+    path.write_text(src)
+    return path

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from builders import quickstart_copy
 from typer.testing import CliRunner
 
 from omnisim.cli import app
@@ -20,13 +21,7 @@ runner = CliRunner()
 @pytest.fixture
 def quick(tmp_path: Path) -> Path:
     """The quick-start scenario shrunk to run in a second."""
-    src = (ROOT / "scenarios" / "quickstart.yaml").read_text()
-    src = src.replace("consumers: 20000", "consumers: 2000").replace(
-        "horizon_days: 180", "horizon_days: 60"
-    )
-    path = tmp_path / "quick.yaml"
-    path.write_text(src)
-    return path
+    return quickstart_copy(tmp_path, consumers=2000, days=60)
 
 
 def invoke(*args: str):

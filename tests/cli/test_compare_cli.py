@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from builders import quickstart_copy
 from typer.testing import CliRunner
 
 from omnisim.cli import app
@@ -18,13 +19,7 @@ runner = CliRunner()
 @pytest.fixture
 def quick(tmp_path: Path) -> Path:
     """The quick-start scenario shrunk to run in a fraction of a second."""
-    src = (ROOT / "scenarios" / "quickstart.yaml").read_text()
-    src = src.replace("consumers: 20000", "consumers: 1000").replace(
-        "horizon_days: 180", "horizon_days: 40"
-    )
-    path = tmp_path / "quick.yaml"
-    path.write_text(src)
-    return path
+    return quickstart_copy(tmp_path, consumers=1000, days=40)
 
 
 def invoke(*args: object):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from builders import quickstart_copy
 from typer.testing import CliRunner
 
 from omnisim.cli import app
@@ -22,13 +23,9 @@ def invoke(*args):
 def results(tmp_path_factory) -> Path:
     """Two replications of a shrunk quick-start scenario, with their trail."""
     tmp = tmp_path_factory.mktemp("export")
-    src = (ROOT / "scenarios" / "quickstart.yaml").read_text()
-    src = src.replace("consumers: 20000", "consumers: 1000").replace(
-        "horizon_days: 180", "horizon_days: 60"
-    )
-    (tmp / "quick.yaml").write_text(src)
+    quick = quickstart_copy(tmp, consumers=1000, days=60)
     out = tmp / "out"
-    r = invoke("run", tmp / "quick.yaml", "--reps", "2", "--out", out, "--quiet", "--trail")
+    r = invoke("run", quick, "--reps", "2", "--out", out, "--quiet", "--trail")
     assert r.exit_code == 0, r.output
     return out
 
