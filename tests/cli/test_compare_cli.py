@@ -12,7 +12,6 @@ from typer.testing import CliRunner
 
 from omnisim.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 
 from omnisim.cli import app
 
-ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
 
 
