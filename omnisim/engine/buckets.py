@@ -127,7 +127,7 @@ def _fill(tail, b, p):
 
 @njit(cache=True)
 def pop_bucket(wheel, b):
-    head, tail, page_ids, page_t, page_next, free, state, params = wheel
+    head, tail, _, _, page_next, free, state, params = wheel
     n = 0
     p = head[b]
     while p != NONE:
@@ -135,13 +135,9 @@ def pop_bucket(wheel, b):
         p = page_next[p]
     ids = np.empty(n, dtype=np.int64)
     t = np.empty(n)
-    k = 0
+    _copy_bucket(wheel, b, ids, t, 0)
     p = head[b]
-    while p != NONE:
-        for j in range(_fill(tail, b, p)):
-            ids[k] = page_ids[p, j]
-            t[k] = page_t[p, j]
-            k += 1
+    while p != NONE:  # the pages go back to the pool
         nxt = page_next[p]
         free[state[S_FREE_TOP]] = p
         state[S_FREE_TOP] += 1
@@ -196,17 +192,25 @@ def sort_events(ids, t, t0, width):
 
 @njit(cache=True)
 def walk_all(wheel):
-    head, tail, page_ids, page_t, page_next, _, state, _ = wheel
+    head, _, _, _, _, _, state, _ = wheel
     n = state[S_PENDING]
     ids = np.empty(n, dtype=np.int64)
     t = np.empty(n)
     k = 0
     for b in range(head.shape[0]):
-        p = head[b]
-        while p != NONE:
-            for j in range(_fill(tail, b, p)):
-                ids[k] = page_ids[p, j]
-                t[k] = page_t[p, j]
-                k += 1
-            p = page_next[p]
+        k = _copy_bucket(wheel, b, ids, t, k)
     return ids, t
+
+
+@njit(cache=True, inline="always")
+def _copy_bucket(wheel, b, ids, t, k):
+    """Copy bucket ``b``'s events into ``ids``/``t`` from position ``k``; returns the next."""
+    head, tail, page_ids, page_t, page_next, _, _, _ = wheel
+    p = head[b]
+    while p != NONE:
+        for j in range(_fill(tail, b, p)):
+            ids[k] = page_ids[p, j]
+            t[k] = page_t[p, j]
+            k += 1
+        p = page_next[p]
+    return k
