@@ -44,6 +44,7 @@ from omnisim.engine import trail as tr
 from omnisim.engine.buckets import P_BUCKET_END, insert
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.prefetch import prefetch
+from omnisim.marketing import media as md
 from omnisim.scenario.schema import Scenario
 from omnisim.supply.inventory import Inventory
 
@@ -154,6 +155,7 @@ class Journey:
         queues: StoreQueues,
         ledger: Ledger,
         trail: bool,
+        media: md.MediaRuntime | None = None,
     ) -> None:
         self.sc, self.pop, self.keys, self.clock = sc, pop, keys, clock
         self.chan, self.inventory, self.ledger = chan, inventory, ledger
@@ -189,7 +191,10 @@ class Journey:
             keys,
             ledger.arrays(),
             inventory.asked,
+            media.arrays if media is not None else md.off_arrays(),  # ctx[12]: the media plan
         )
+        # Each consumer's live calendar time when clicks can make entries stale (else empty).
+        self._due = self._ctx_static[12][md.DUE]
 
     def rating(self) -> np.ndarray:
         """Public rating per channel: Bayesian average (m * prior + sum) / (m + n) (stars)."""
@@ -212,7 +217,7 @@ class Journey:
         n = len(ids)
         room = HEAP_PER_EVENT * n + 64
         wheel[-1][P_BUCKET_END] = t_end
-        sched = (np.empty(room, dtype=np.int64), np.empty(room), wheel)
+        sched = (np.empty(room, dtype=np.int64), np.empty(room), wheel, self._due)
         cap = TRAIL_ROWS_PER_EVENT * (n + room) if self.trail_on else 0
         trail = (
             np.empty(cap, dtype=np.int8),
@@ -245,12 +250,21 @@ def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------
 # The kernel. `ctx` bundles every array it reads or updates (see Journey.__init__); ctx[11] is
-# `Inventory.asked`, the units consumers asked for at each node.
+# `Inventory.asked`, the units consumers asked for at each node; ctx[12] is the media plan
+# (`omnisim.marketing.media`). `sched` is (heap ids, heap times, calendar wheel, due): `due`
+# holds each consumer's live calendar time when media clicks can leave stale entries.
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _in(lwin, t):
     return lwin[0] <= t < lwin[1]
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _awareness(i, t, ctx):
+    """Consumer i's effective awareness at t: the stored awareness pop[2][i] lifted by media
+    adstock (docs/model.md, "Media"); exactly pop[2][i] without media."""
+    return md.effective_awareness(i, t, ctx[0][2][i], ctx[12])
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -278,7 +292,9 @@ def _schedule(sched, counts, cid, t):
     """Queue consumer ``cid``'s next event at ``t``: inside the current bucket it joins the
     kernel's own heap (so it runs in exact time order among the bucket's events), otherwise
     it goes into the calendar's wheel."""
-    heap_ids, heap_t, wheel = sched
+    heap_ids, heap_t, wheel, due = sched
+    if due.shape[0] > 0:
+        due[cid] = t
     n = counts[2]
     if t < wheel[-1][P_BUCKET_END] and n < heap_t.shape[0]:
         k = n
@@ -404,6 +420,8 @@ def advance_batch(ev_ids, ev_t, ctx, sched, trail, counts, do_trail, price, util
             i, t = _heap_pop(heap_ids, heap_t, counts)
         else:
             break
+        if md.skip_stale(i, t, sched[3], ctx[12]):
+            continue
         counts[3] += 1
         s = stage[i]
         if s == WAIT_NEED:
@@ -431,7 +449,13 @@ def _need(i, t, ctx, sched, trail, counts, do_trail):
     tau_next[i] = to_op(ctx[6][0], t) + x
     _row(trail, counts, do_trail, tr.NEED, t, i, -1, -1, 0, np.nan)
     u_aware, u_search = rs.uniform2(keys[rs.SEARCH], i, j, 0)
-    if u_aware >= awareness[i]:
+    # Media only lift awareness (a_eff >= a_i): the media terms are needed only above a_i. A
+    # consumer who just clicked an ad is aware.
+    if (
+        u_aware >= awareness[i]
+        and u_aware >= _awareness(i, t, ctx)
+        and not md.referred(i, t, ctx[12])
+    ):
         if _in(lwin, t):
             acc[lg.UNAWARE] += 1.0
         _row(trail, counts, do_trail, tr.UNAWARE, t, i, -1, -1, 0, np.nan)
@@ -455,7 +479,7 @@ def _need(i, t, ctx, sched, trail, counts, do_trail):
 @njit(cache=True, inline="always", _nrt=False)
 def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
     pop, seg, chp, w, keys, led = ctx[0], ctx[1], ctx[2], ctx[8], ctx[9], ctx[10]
-    segment, region, awareness, member, habit = pop[0], pop[1], pop[2], pop[3], pop[4]
+    segment, region, member, habit = pop[0], pop[1], pop[3], pop[4]
     journey, failed, switches, min_price = pop[6], pop[10], pop[11], pop[13]
     acc, ch_acc, lwin = led[0], led[1], led[5]
     rating_sum, rating_n = ctx[7]
@@ -466,6 +490,9 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
     sw = switches[i]
     first = sw == 0
     inw = _in(lwin, t)
+    # Media: search ads at the first decision, and channels a click puts into consideration.
+    forced = md.at_decision(i, t, j, s, first, inw, ctx[12])
+    aware = _awareness(i, t, ctx)
     # Consideration set.
     n_cons = 0
     seen = np.inf
@@ -481,7 +508,7 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
         ok = False
         if live and reach > 0.0 and not (int(failed[i]) >> c) & 1:
             q = reach / (1.0 + np.exp(-(chp[2][c] + w[W_CONSIDER_HABIT] * habit[i, c])))
-            ok = u < q
+            ok = u < q or (forced >> c) & 1 == 1
         cons[c] = ok
         if ok:
             n_cons += 1
@@ -500,7 +527,7 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
                 - seg[1][s] * np.log(p / w[REFERENCE_PRICE])
                 - seg[2][s] * wait
                 + seg[3][s] * (rating - 3.0)
-                + w[W_AWARENESS] * awareness[i]
+                + w[W_AWARENESS] * aware
             )
             if promo:
                 v += w[W_PROMO]

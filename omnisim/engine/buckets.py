@@ -55,6 +55,25 @@ class EventCalendar:
         # dt, horizon, end of the bucket being processed (set by the engine before each batch)
         self.params = np.array([self.dt, self.horizon, 0.0])
 
+    def reserve(self, events: int) -> None:
+        """Make the page pool big enough for ``events`` pending events at once (clicks of the
+        media plan leave stale entries besides each consumer's live one); the wheel's arrays
+        are replaced, so take `wheel` again afterwards."""
+        n_pages = len(self.page_next)
+        need = -(-events // PAGE) + min(self.n_buckets, events) + 1
+        if need <= n_pages:
+            return
+        grow = max(need, n_pages + n_pages // 2) - n_pages
+        self.page_ids = np.concatenate([self.page_ids, np.empty((grow, PAGE), dtype=np.int32)])
+        self.page_t = np.concatenate([self.page_t, np.empty((grow, PAGE))])
+        self.page_next = np.concatenate([self.page_next, np.full(grow, NONE, dtype=np.int32)])
+        top = int(self.state[S_FREE_TOP])
+        free = np.empty(n_pages + grow, dtype=np.int32)
+        free[:grow] = np.arange(n_pages + grow - 1, n_pages - 1, -1, dtype=np.int32)
+        free[grow : grow + top] = self.free[:top]
+        self.free = free
+        self.state[S_FREE_TOP] = top + grow
+
     def wheel(self) -> tuple:
         """The arrays the journey kernel inserts into."""
         return (

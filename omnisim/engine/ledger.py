@@ -47,6 +47,8 @@ SCALARS = (
     "store_admitted",
     "store_waited",
     "store_wait_days_sum",
+    # Media plan (omnisim.marketing.media): delivered impressions x cpm / 1000, set at the end.
+    "media_spend",
 )
 (
     NEEDS,
@@ -84,7 +86,8 @@ SCALARS = (
     STORE_ADMITTED,
     STORE_WAITED,
     STORE_WAIT_DAYS_SUM,
-) = range(len(SCALARS))
+) = range(35)
+MEDIA_SPEND = SCALARS.index("media_spend")  # media plan
 
 # Columns of the per-channel table.
 CHANNEL_COLUMNS = ("orders", "units", "revenue", "brand_take", "lost_units", "considered")
@@ -95,8 +98,15 @@ CH_ORDERS, CH_UNITS, CH_REVENUE, CH_BRAND, CH_LOST, CH_CONSIDERED = range(len(CH
 NODE_COLUMNS = ("units", "lost_units", "revenue", "platform_take", "brand_take")
 ND_UNITS, ND_LOST, ND_REVENUE, ND_PLATFORM, ND_BRAND = range(len(NODE_COLUMNS))
 # Columns of the time series (one row per period).
-SERIES_COLUMNS = ("needs", "purchases", "revenue")
-TS_NEEDS, TS_PURCHASES, TS_REVENUE = range(len(SERIES_COLUMNS))
+SERIES_COLUMNS = (
+    "needs",
+    "purchases",
+    "revenue",
+    # Media plan: mean effective awareness at the period's end (not a sum).
+    "awareness",
+)
+TS_NEEDS, TS_PURCHASES, TS_REVENUE = range(3)
+TS_AWARENESS = SERIES_COLUMNS.index("awareness")  # media plan
 
 
 class Ledger:

@@ -42,6 +42,7 @@ from omnisim.engine.buckets import EventCalendar
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.streams import Streams
 from omnisim.engine.trail import TrailWriter
+from omnisim.marketing import media as media_plan
 from omnisim.metrics.kpis import compute_kpis
 from omnisim.scenario.schema import Scenario, cross_reference_problems
 from omnisim.supply.inventory import Inventory
@@ -68,7 +69,9 @@ def available_memory() -> int:
 
 def planned_memory(sc: Scenario) -> int:
     """Bytes a run of ``sc`` plans to use at peak (consumer state dominates)."""
-    return sc.market.consumers * bytes_per_consumer(len(sc.channels)) + 64 * 2**20
+    per_consumer = bytes_per_consumer(len(sc.channels))
+    per_consumer += media_plan.bytes_per_consumer(sc)  # media plan (omnisim.marketing.media)
+    return sc.market.consumers * per_consumer + 64 * 2**20
 
 
 def ensure_memory(sc: Scenario, available: int | None = None) -> None:
@@ -161,6 +164,23 @@ class Simulation:
         )
         self.dt = sc.engine.bucket_hours / 24.0
         self.calendar = EventCalendar(sc.market.consumers, self.dt, sc.horizon_days)
+        # The media plan, if any (docs/model.md, "Media"): impressions at each bucket start.
+        self.media = (
+            media_plan.MediaRuntime(
+                sc,
+                self.population.segment,
+                self.channels.names,
+                (
+                    self.channels.session_every,
+                    self.channels.session_start,
+                    self.channels.session_duration,
+                ),
+                self.streams.keys[media_plan.rs.MEDIA],
+            )
+            if sc.media is not None
+            else None
+        )
+        self._awareness_period = 0  # next period of the awareness time series to record
         self.trail = (
             TrailWriter(
                 trail_path,
@@ -183,6 +203,7 @@ class Simulation:
             self.queues,
             self.ledger,
             self.trail is not None,
+            self.media,
         )
 
     # ------------------------------------------------------------------ processes
@@ -208,6 +229,9 @@ class Simulation:
                 led.acc[lg.HOLDING_COST] += overlap * float(inv.stock @ inv.holding_rate)
             if self.network is not None:
                 self.network.accrue_terminals(t0, t1)
+            self._record_awareness(t0)
+            if self.media is not None:
+                self.media.start_bucket(b, t0, t1, self.population.stage, cal)
             wheel = cal.wheel()
             while True:  # more than one round only if the in-bucket heap ran out of room
                 ids, ts = cal.pop(b)
@@ -221,18 +245,41 @@ class Simulation:
                 next_report = t1 + 1.0
             yield env.timeout(t1 - env.now)
 
+    def awareness(self, t: float) -> float:
+        """Mean effective awareness of all consumers at ``t`` (media lift included)."""
+        base = self.population.awareness
+        if self.media is None:
+            return float(base.mean())
+        return float(self.media.effective_awareness(base, t).mean())
+
+    def _record_awareness(self, t: float) -> None:
+        """Awareness time series: the mean at each period end, taken at the first bucket start
+        at or after it (the horizon for the last period)."""
+        led = self.ledger
+        while self._awareness_period < led.n_periods:
+            p = self._awareness_period
+            end = min(led.warmup + (p + 1) * led.period, led.horizon)
+            if end > t + 1e-9:
+                return
+            led.series[p, lg.TS_AWARENESS] = self.awareness(t)
+            self._awareness_period += 1
+
     # ------------------------------------------------------------------ run
 
     def run(self) -> RunResult:
         """Run to the horizon and return the KPIs and ledger of this replication."""
         start = time.perf_counter()
         try:
-            self.calendar.schedule(*self.journey.start())
+            first = self.journey.start()
+            self.calendar.schedule(*first)
+            if self.media is not None:
+                self.media.start(*first)
             self.inventory.start(self.env, self._record_order)
             if self.network is not None:
                 self.network.start(self.env)
             self.env.process(self._consumer_clock())
             self.env.run(until=self.sc.horizon_days)
+            self._record_awareness(self.sc.horizon_days)
             trail_rows = 0
             if self.trail is not None:
                 self.trail.close()
@@ -242,6 +289,9 @@ class Simulation:
                 self.trail.abort()
             raise
         wall = time.perf_counter() - start
+        media = self.media.ledger() if self.media is not None else None
+        if media is not None:
+            self.ledger.acc[lg.MEDIA_SPEND] = sum(media["spend"])
         ledger = self.ledger.as_dict()
         pop = self.population
         ledger["consumers"] = pop.n
@@ -253,7 +303,9 @@ class Simulation:
         ledger["returning_customers"] = int(
             (bought & (before | (pop.purchases_in_window > 1))).sum()
         )
-        ledger["awareness_mean"] = float(pop.awareness.mean())
+        ledger["awareness_mean"] = self.awareness(self.sc.horizon_days)
+        if media is not None:
+            ledger["media"] = media
         ledger["member_share"] = float(pop.member.mean())
         ledger["final_rating"] = self.journey.rating().tolist()
         ledger["stage_counts"] = pop.stage_counts().tolist()
@@ -270,7 +322,7 @@ class Simulation:
             "stages": dict(zip(STAGE_NAMES, ledger["stage_counts"], strict=True)),
             "rating": dict(zip(self.channels.names, ledger["final_rating"], strict=True)),
             "stock": dict(zip(self.inventory.names, self.inventory.stock.tolist(), strict=True)),
-            "pending_events": len(self.calendar),
+            "pending_events": len(self.calendar) - (self.media.stale if self.media else 0),
         }
         return RunResult(
             replication=self.replication,

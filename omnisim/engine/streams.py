@@ -41,10 +41,12 @@ STREAM_NAMES: tuple[str, ...] = (
     "review",
     "supply",
     "switch",
+    "media",  # the media plan's impressions and clicks (omnisim.marketing.media)
 )
 POPULATION, NEED, SEARCH, CONSIDER, CHOICE, TRAVEL, SERVICE, DELIVERY, REVIEW, SUPPLY, SWITCH = (
-    range(len(STREAM_NAMES))
+    range(11)
 )
+MEDIA = STREAM_NAMES.index("media")
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

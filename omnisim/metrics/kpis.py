@@ -27,6 +27,7 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
     if net is not None:
         brand_take, dealer_take, cogs, holding, replenishment = _brand_with_network(L, net)
     brand_profit = brand_take - cogs - L["order_costs"] - channel_fixed - holding - replenishment
+    brand_profit -= L.get("media_spend", 0.0)  # media plan (0 without one)
     k: dict[str, float] = {
         "needs": L["needs"],
         "searches": L["searches"],
@@ -78,6 +79,8 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         k[f"channel_orders.{name}"] = L["ch_orders"][i]
     if net is not None:
         k.update(network_kpis(net))
+    if "media" in L:  # media plan (docs/outputs.md, "Media")
+        k.update(media_kpis(L["media"], L["consumers"]))
     return {name: float(v) for name, v in k.items()}
 
 
@@ -100,6 +103,19 @@ def _brand_with_network(L: Mapping, net: Mapping) -> tuple[float, float, float, 
     holding = L["holding_cost"] - sum(r["holding_cost"] for r in terminals)
     replenishment = L["replenishment_cost"] - sum(r["ordering_cost"] for r in terminals)
     return brand_take, dealer_take, cogs, holding, replenishment
+
+
+def media_kpis(media: dict, consumers: int) -> dict[str, float]:
+    """KPIs of the media plan (docs/outputs.md, "Media")."""
+    k: dict[str, float] = {"media_spend": float(sum(media["spend"]))}
+    for m, name in enumerate(media["names"]):
+        imp, reach = media["impressions"][m], media["reach"][m]
+        k[f"media_spend.{name}"] = media["spend"][m]
+        k[f"impressions.{name}"] = imp
+        k[f"reach.{name}"] = reach / consumers if consumers else 0.0
+        k[f"frequency.{name}"] = imp / reach if reach else 0.0
+        k[f"clicks.{name}"] = media["clicks"][m]
+    return k
 
 
 def _variance(x: list[float]) -> float:

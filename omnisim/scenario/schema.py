@@ -792,6 +792,142 @@ class Promotion(_Model):
 
 
 # --------------------------------------------------------------------------------------------
+# Media plan (docs/model.md, "Media")
+
+MAX_MEDIA = 16
+"""Most media vehicles a plan may have: each consumer's reach is kept as a 16-bit mask."""
+
+
+class MediaKind(StrEnum):
+    tv = "tv"
+    portal = "portal"
+    print = "print"
+    social = "social"
+    kol = "kol"
+    search = "search"
+
+
+class FlightWindow(_Model):
+    start_day: NonNegFloat = Field(description="First day of the window (days).")
+    end_day: NonNegFloat = Field(description="Day the window ends (days, exclusive).")
+    daily_budget: NonNegFloat = Field(description="Budget rate inside the window (currency / day).")
+
+    @model_validator(mode="after")
+    def _order(self) -> FlightWindow:
+        if self.end_day <= self.start_day:
+            raise ValueError("end_day must be after start_day")
+        return self
+
+
+class FrequencyCap(_Model):
+    impressions: Annotated[int, Field(ge=1, le=255)] = Field(
+        description="Most impressions one consumer may receive in one cap period (count, 1-255)."
+    )
+    period_days: PositiveFloat = Field(
+        7.0,
+        description=(
+            "Length of a cap period (days); periods are fixed windows [k * period, (k + 1) * "
+            "period) from day 0."
+        ),
+    )
+
+
+class Medium(_Model):
+    name: str = Field(description="Media vehicle identifier, unique; used in KPI names.")
+    kind: MediaKind = Field(
+        description=(
+            "Kind of medium; `search` ads are shown to consumers while they search, the other "
+            "kinds are bought and pushed to consumers at the start of each time bucket."
+        )
+    )
+    cpm: PositiveFloat = Field(description="Cost per thousand impressions (currency / 1000).")
+    daily_budget: NonNegFloat = Field(
+        0.0,
+        description="Budget rate when no `flighting` is given (currency / day).",
+    )
+    flighting: list[FlightWindow] | None = Field(
+        None,
+        description=(
+            "Flighting windows, in time order and not overlapping; when given, the budget rate "
+            "is the window's `daily_budget` inside a window and 0 outside every window."
+        ),
+    )
+    targeting: dict[str, NonNegFloat] | None = Field(
+        None,
+        description=(
+            "Relative weight per segment name: the chance an impression lands on a consumer is "
+            "proportional to the weight of their segment (segments left out get 0; 0 excludes "
+            "a segment). Omitted = 1 for every segment. Search ads are shown only to segments "
+            "of positive weight."
+        ),
+    )
+    frequency_cap: FrequencyCap | None = Field(
+        None, description="Per-consumer cap on this vehicle's impressions; omitted = no cap."
+    )
+    adstock_half_life_days: PositiveFloat = Field(
+        7.0, description="Half-life of an impression's awareness effect (days, geometric adstock)."
+    )
+    max_lift: Fraction = Field(
+        0.1,
+        description=(
+            "Largest lift L of awareness from this vehicle: the share of unaware consumers it "
+            "makes aware at saturation (fraction)."
+        ),
+    )
+    half_saturation: PositiveFloat = Field(
+        3.0,
+        description="Adstock K at which the lift is half of max_lift (impressions, Hill curve).",
+    )
+    shape: PositiveFloat = Field(
+        1.0, description="Hill shape s: above 1 an S-curve, at most 1 concave (dimensionless)."
+    )
+    channel: str | None = Field(
+        None,
+        description=(
+            "Sales channel an impression links to (clicks lead there); needed with "
+            "click_through > 0."
+        ),
+    )
+    click_through: Fraction = Field(
+        0.0,
+        description=(
+            "Probability that a delivered impression is clicked (fraction); a click sends the "
+            "consumer into `channel`'s search."
+        ),
+    )
+    sessions_of: str | None = Field(
+        None,
+        description=(
+            "Livestream channel whose sessions this vehicle runs with (a KOL's stream): it "
+            "delivers, and spends, only while that channel's sessions are open. Omitted = "
+            "always."
+        ),
+    )
+
+
+class MediaPlan(_Model):
+    vehicles: list[Medium] = Field(
+        min_length=1,
+        max_length=MAX_MEDIA,
+        description="The media vehicles bought (at most 16), each one medium with its budget.",
+    )
+    frequency_cap: FrequencyCap | None = Field(
+        None,
+        description=(
+            "Per-consumer cap on impressions of all vehicles together; omitted = no cross-media "
+            "cap."
+        ),
+    )
+    click_window_days: PositiveFloat = Field(
+        1.0,
+        description=(
+            "After a click, the clicked channel is put into the consideration set of the "
+            "consumer's next decision if that decision comes within this time (days)."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Engine settings and the scenario
 
 
@@ -847,6 +983,9 @@ class Scenario(_Model):
             "Dealer network between the brand and the stock nodes; omitted = every node is "
             "replenished by the brand directly."
         ),
+    )
+    media: MediaPlan | None = Field(
+        None, description="The brand's media plan; omitted = no paid media."
     )
     strategies: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -970,6 +1109,67 @@ def cross_reference_problems(sc: Scenario) -> list[tuple[Loc, str]]:
             if c not in channels:
                 out.append((("promotions", i, "channels", j), f"unknown channel {c!r}"))
     out.extend(_network_problems(sc, regions))
+    out.extend(_media_problems(sc))
+    return out
+
+
+def _media_problems(sc: Scenario) -> list[tuple[Loc, str]]:
+    """Problems of the media plan: names, references to segments and channels, flighting."""
+    out: list[tuple[Loc, str]] = []
+    plan = sc.media
+    if plan is None:
+        return out
+    segments = {s.name: s for s in sc.segments}
+    channels = {c.name: c for c in sc.channels}
+    bucket_days = sc.engine.bucket_hours / 24.0
+    seen: set[str] = set()
+    for i, m in enumerate(plan.vehicles):
+        at = ("media", "vehicles", i)
+        if m.name in seen:
+            out.append(((*at, "name"), f"duplicate name {m.name!r}"))
+        seen.add(m.name)
+        for s in m.targeting or {}:
+            if s not in segments:
+                out.append(((*at, "targeting", s), f"unknown segment {s!r}"))
+        if m.targeting is not None and not any(
+            w > 0 and s in segments and segments[s].share > 0 for s, w in m.targeting.items()
+        ):
+            out.append(((*at, "targeting"), "no segment of the market has a positive weight"))
+        if m.channel is not None and m.channel not in channels:
+            out.append(((*at, "channel"), f"unknown channel {m.channel!r}"))
+        if m.click_through > 0 and m.channel is None:
+            out.append(((*at, "click_through"), "clicks need a `channel` to lead to"))
+        if m.sessions_of is not None:
+            c = channels.get(m.sessions_of)
+            if c is None:
+                out.append(((*at, "sessions_of"), f"unknown channel {m.sessions_of!r}"))
+            elif c.sessions is None:
+                out.append(
+                    (
+                        (*at, "sessions_of"),
+                        f"{m.sessions_of!r} is not a livestream channel with sessions",
+                    )
+                )
+        windows = m.flighting or []
+        for j in range(1, len(windows)):
+            if windows[j].start_day < windows[j - 1].end_day:
+                out.append(
+                    (
+                        (*at, "flighting", j, "start_day"),
+                        f"window starts at day {windows[j].start_day:g}, before the previous "
+                        f"window ends (day {windows[j - 1].end_day:g}): windows must be in time "
+                        "order and not overlap",
+                    )
+                )
+        # The adstock is held relative to a reference time reset at bucket starts; a half-life
+        # much shorter than a bucket would overflow it within one bucket.
+        if m.adstock_half_life_days < bucket_days / 4:
+            out.append(
+                (
+                    (*at, "adstock_half_life_days"),
+                    f"must be at least a quarter of the bucket width ({bucket_days / 4:g} days)",
+                )
+            )
     return out
 
 
