@@ -29,7 +29,7 @@ from numba import njit
 
 from omnisim.consumers.population import CHURNED, WAIT_NEED
 from omnisim.engine import streams as rs
-from omnisim.engine.buckets import insert
+from omnisim.engine.buckets import P_DT, insert
 from omnisim.engine.prefetch import prefetch
 from omnisim.scenario.schema import MAX_MEDIA, MediaKind, Scenario
 
@@ -431,6 +431,11 @@ def deliver(b, t0, t1, md, stage, wheel):
     info, fpar, ipar, gpar = md[INFO], md[FPAR], md[IPAR], md[GPAR]
     n = stage.shape[0]
     inw = gpar[G_WARMUP] <= t0 < gpar[G_HORIZON]
+    # Clicks are dated t0 nudged up by rounding steps until the calendar files them in bucket
+    # b (b * dt / dt can round below b), which is popped after this delivery.
+    tc = t0
+    while int(tc / wheel[-1][P_DT]) < b:
+        tc = np.nextafter(tc, np.inf)
     for m in range(info[I_N]):
         if ipar[m, I_SEARCH] or md[CUMW][m, md[CUMW].shape[1] - 1] <= 0.0:
             continue
@@ -454,7 +459,7 @@ def deliver(b, t0, t1, md, stage, wheel):
                     continue
                 _impress(i, m, t0, inw, md)
                 if ctr > 0.0 and rs.uniform(key, k, b, CLICK_SLOT) < ctr:
-                    _click(i, m, t0, inw, md, stage, wheel)
+                    _click(i, m, tc, inw, md, stage, wheel)
                 break
 
 
