@@ -406,12 +406,10 @@ def _impress(i, m, t, inw, md):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _candidate(m, k, b, attempt, md, n):
-    """Consumer drawn for impression ``k`` of bucket ``b``, draw ``attempt``."""
+def _member_slot(m, k, b, attempt, md):
+    """Targeted vehicle: position in the member index (consumers sorted by segment) of the
+    consumer drawn for impression ``k`` of bucket ``b``, draw ``attempt``."""
     u1, u2 = rs.uniform2(md[KEYS][m], k, b, attempt)
-    if md[IPAR][m, I_TARGETED] == 0:
-        i = int(u1 * n)
-        return i if i < n else n - 1
     cum = md[CUMW][m]
     s = 0
     while s < cum.shape[0] - 1 and u1 > cum[s]:
@@ -421,7 +419,18 @@ def _candidate(m, k, b, attempt, md, n):
     r = int(u2 * size)
     if r >= size:
         r = size - 1
-    return md[MEMBERS][off[s] + r]
+    return off[s] + r
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _candidate(m, k, b, attempt, md, n):
+    """Consumer drawn for impression ``k`` of bucket ``b``, draw ``attempt``: uniform over all
+    consumers, or (targeted) a segment by weight x size, then a uniform member of it."""
+    if md[IPAR][m, I_TARGETED] == 1:
+        return md[MEMBERS][_member_slot(m, k, b, attempt, md)]
+    u1, _ = rs.uniform2(md[KEYS][m], k, b, attempt)
+    i = int(u1 * n)
+    return i if i < n else n - 1
 
 
 @njit(cache=True, _nrt=False)
@@ -444,23 +453,47 @@ def deliver(b, t0, t1, md, stage, wheel):
         fpar[m, F_CARRY] = x - n_imp
         ctr = fpar[m, F_CTR]
         key = md[KEYS][m]
+        # The vehicle's settings, read once per bucket.
+        a_col, c_col, cap = ipar[m, I_ACOL], ipar[m, I_CCOL], ipar[m, I_CAP]
+        boost = np.float32(np.exp(fpar[m, F_DECAY] * (t0 - fpar[m, F_T0]))) if a_col >= 0 else 0
+        adstock, counts, cross, reach = md[ADSTOCK], md[CAP_COUNT], md[CROSS_COUNT], md[REACH]
+        cross_cap = info[I_CROSS_CAP]
+        bit = np.uint16(1 << m)
+        delivered = 0
+        targeted = ipar[m, I_TARGETED] == 1
         for k in range(n_imp):
+            if targeted and k + 2 * PREFETCH_AHEAD < n_imp:
+                prefetch(md[MEMBERS], _member_slot(m, k + 2 * PREFETCH_AHEAD, b, 0, md))
             if k + PREFETCH_AHEAD < n_imp:
                 j = _candidate(m, k + PREFETCH_AHEAD, b, 0, md, n)
-                if md[ADSTOCK].shape[1] > 0:
-                    prefetch(md[ADSTOCK], j)
-                if md[CAP_COUNT].shape[1] > 0:
-                    prefetch(md[CAP_COUNT], j)
-                prefetch(md[REACH], j)
-                prefetch(stage, j)
+                if a_col >= 0:
+                    prefetch(adstock, j)
+                if c_col >= 0:
+                    prefetch(counts, j)
+                if cross_cap > 0:
+                    prefetch(cross, j)
+                if inw:
+                    prefetch(reach, j)
             for attempt in range(ATTEMPTS):
                 i = _candidate(m, k, b, attempt, md, n)
-                if _capped(i, m, md):
+                if c_col >= 0 and counts[i, c_col] >= cap:
                     continue
-                _impress(i, m, t0, inw, md)
+                if cross_cap > 0 and cross[i] >= cross_cap:
+                    continue
+                # Deliver (as `_impress`, with the vehicle's settings hoisted).
+                if a_col >= 0:
+                    adstock[i, a_col] += boost
+                if c_col >= 0:
+                    counts[i, c_col] += np.uint8(1)
+                if cross_cap > 0:
+                    cross[i] += np.uint8(1)
+                if inw:
+                    delivered += 1
+                    reach[i] |= bit
                 if ctr > 0.0 and rs.uniform(key, k, b, CLICK_SLOT) < ctr:
                     _click(i, m, tc, inw, md, stage, wheel)
                 break
+        md[TALLY][m, T_IMPRESSIONS] += delivered
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -506,19 +539,44 @@ def effective_awareness(i, t, a, md):
         if s <= 0.0:
             continue
         stock = s * np.exp(-fpar[m, F_DECAY] * (t - fpar[m, F_T0]))
-        if stock <= 0.0:
-            continue
-        hill = 1.0 / (1.0 + (fpar[m, F_HALF] / stock) ** fpar[m, F_SHAPE])
-        keep *= 1.0 - fpar[m, F_LIFT] * hill
+        keep *= 1.0 - fpar[m, F_LIFT] * _hill(stock, fpar[m, F_HALF], fpar[m, F_SHAPE])
     if keep == 1.0:
         return base
     return 1.0 - (1.0 - base) * keep
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _hill(stock, half, shape):
+    """H(A) = A^s / (A^s + K^s), in a form safe for A = 0 and huge A (1 / (1 + (K/A)^s))."""
+    if stock <= 0.0:
+        return 0.0
+    if shape == 1.0:
+        return stock / (stock + half)
+    return 1.0 / (1.0 + (half / stock) ** shape)
+
+
 @njit(cache=True)
 def awareness_all(t, base, md, out):
+    """`effective_awareness` of every consumer at ``t`` (the decay factors computed once)."""
+    info, fpar, ipar, adstock = md[INFO], md[FPAR], md[IPAR], md[ADSTOCK]
+    n_m = info[I_N]
+    cols = np.empty(n_m, dtype=np.int64)
+    factor = np.empty(n_m)
+    for m in range(n_m):
+        cols[m] = ipar[m, I_ACOL]
+        factor[m] = np.exp(-fpar[m, F_DECAY] * (t - fpar[m, F_T0]))
     for i in range(base.shape[0]):
-        out[i] = effective_awareness(i, t, base[i], md)
+        keep = 1.0
+        for m in range(n_m):
+            col = cols[m]
+            if col < 0:
+                continue
+            s = adstock[i, col]
+            if s > 0.0:
+                hill = _hill(s * factor[m], fpar[m, F_HALF], fpar[m, F_SHAPE])
+                keep *= 1.0 - fpar[m, F_LIFT] * hill
+        a = float(base[i])
+        out[i] = a if keep == 1.0 else 1.0 - (1.0 - a) * keep
 
 
 @njit(cache=True, inline="always", _nrt=False)
