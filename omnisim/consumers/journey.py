@@ -44,6 +44,7 @@ from omnisim.engine import trail as tr
 from omnisim.engine.buckets import P_BUCKET_END, insert
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.prefetch import prefetch
+from omnisim.marketing import social as so
 from omnisim.scenario.schema import Scenario
 from omnisim.supply.inventory import Inventory
 
@@ -154,6 +155,7 @@ class Journey:
         queues: StoreQueues,
         ledger: Ledger,
         trail: bool,
+        social: tuple | None = None,
     ) -> None:
         self.sc, self.pop, self.keys, self.clock = sc, pop, keys, clock
         self.chan, self.inventory, self.ledger = chan, inventory, ledger
@@ -189,6 +191,8 @@ class Journey:
             keys,
             ledger.arrays(),
             inventory.asked,
+            (),  # ctx[12]: placeholder (another feature's index)
+            so.disabled_ctx() if social is None else social,  # ctx[13]: word of mouth
         )
 
     def rating(self) -> np.ndarray:
@@ -245,7 +249,8 @@ def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------
 # The kernel. `ctx` bundles every array it reads or updates (see Journey.__init__); ctx[11] is
-# `Inventory.asked`, the units consumers asked for at each node.
+# `Inventory.asked`, the units consumers asked for at each node; ctx[13] is word of mouth's
+# tuple (`omnisim.marketing.social`, its `P_ON` flag 0 without a `social` section).
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -464,6 +469,9 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
     s = segment[i]
     r = region[i]
     sw = switches[i]
+    soc = ctx[13]  # word of mouth: purchase intent in every channel's utility
+    social = soc[0][so.P_ON] > 0.0
+    intent = so.intent_utility(i, t, soc) if social else 0.0
     first = sw == 0
     inw = _in(lwin, t)
     # Consideration set.
@@ -506,6 +514,8 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
                 v += w[W_PROMO]
             if member[i] and chp[9][c]:
                 v += w[W_MEMBER]
+            if social:
+                v += intent
             util[c] = v
     if first:
         min_price[i] = seen
@@ -682,6 +692,7 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
     pop[15][i] = p
     if w[AWARE_AFTER] > 0.0:
         pop[2][i] = 1.0
+    so.on_purchase(i, t, pop[2][i], ctx[13])  # word of mouth: a new adopter starts talking
     _row(trail, counts, do_trail, tr.PURCHASE, t, i, c, nd, q, p)
     _row(trail, counts, do_trail, tr.RECEIVE, t_receive, i, c, nd, q, np.nan)
     pop[5][i] = FULFILMENT
@@ -748,6 +759,8 @@ def _review(i, t, ctx, sched, trail, counts, do_trail):
         + w[SAT_NOISE] * rs.normal(keys[rs.REVIEW], i, j, 0)
     )
     u_post, u_churn = rs.uniform2(keys[rs.REVIEW], i, j, 1)
+    if ctx[13][0][so.P_ON] > 0.0:
+        ctx[13][so.K_SAT][i] = sat  # word of mouth: the valence of this consumer's talks
     acc, lwin = led[0], led[5]
     inw = _in(lwin, t)
     if inw:

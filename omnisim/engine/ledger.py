@@ -47,6 +47,10 @@ SCALARS = (
     "store_admitted",
     "store_waited",
     "store_wait_days_sum",
+    # Word of mouth (omnisim/marketing/social.py): conversations (a KOL post counts one per
+    # follower told) and KOL posts.
+    "wom_talks",
+    "kol_posts",
 )
 (
     NEEDS,
@@ -84,6 +88,8 @@ SCALARS = (
     STORE_ADMITTED,
     STORE_WAITED,
     STORE_WAIT_DAYS_SUM,
+    WOM_TALKS,  # word of mouth
+    KOL_POSTS,  # word of mouth
 ) = range(len(SCALARS))
 
 # Columns of the per-channel table.
@@ -95,8 +101,13 @@ CH_ORDERS, CH_UNITS, CH_REVENUE, CH_BRAND, CH_LOST, CH_CONSIDERED = range(len(CH
 NODE_COLUMNS = ("units", "lost_units", "revenue", "platform_take", "brand_take")
 ND_UNITS, ND_LOST, ND_REVENUE, ND_PLATFORM, ND_BRAND = range(len(NODE_COLUMNS))
 # Columns of the time series (one row per period).
-SERIES_COLUMNS = ("needs", "purchases", "revenue")
-TS_NEEDS, TS_PURCHASES, TS_REVENUE = range(len(SERIES_COLUMNS))
+SERIES_COLUMNS = (
+    "needs",
+    "purchases",
+    "revenue",
+    "adopters",  # word of mouth: share of adopters at the period's end (0 without `social`)
+)
+TS_NEEDS, TS_PURCHASES, TS_REVENUE, TS_ADOPTERS = range(len(SERIES_COLUMNS))
 
 
 class Ledger:

@@ -13,6 +13,10 @@ The SimPy ``Environment`` owns simulated time (days). Three kinds of process sha
   it supplies, and shipments arriving as urgent events;
 * **bookkeeping**: holding cost accrues bucket by bucket.
 
+With a ``social`` section, word of mouth (`omnisim.marketing.social`) runs inside the consumer
+clock: after each bucket's consumer events, a compiled kernel applies every talk, KOL post and
+innovation dated in the bucket, in exact time order among themselves.
+
 Processing a bucket happens at the bucket's start time, and supply events inside the bucket
 (replenishment reviews and deliveries) act after it: consumers see stock change at bucket ends.
 That, and holding cost counted on the stock at each bucket's start, are the approximations the
@@ -42,6 +46,7 @@ from omnisim.engine.buckets import EventCalendar
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.streams import Streams
 from omnisim.engine.trail import TrailWriter
+from omnisim.marketing.social import WordOfMouth, social_bytes
 from omnisim.metrics.kpis import compute_kpis
 from omnisim.scenario.schema import Scenario, cross_reference_problems
 from omnisim.supply.inventory import Inventory
@@ -68,7 +73,11 @@ def available_memory() -> int:
 
 def planned_memory(sc: Scenario) -> int:
     """Bytes a run of ``sc`` plans to use at peak (consumer state dominates)."""
-    return sc.market.consumers * bytes_per_consumer(len(sc.channels)) + 64 * 2**20
+    return (
+        sc.market.consumers * bytes_per_consumer(len(sc.channels))
+        + social_bytes(sc)  # word of mouth: graph CSR, KOL followers, state (0 without it)
+        + 64 * 2**20
+    )
 
 
 def ensure_memory(sc: Scenario, available: int | None = None) -> None:
@@ -172,6 +181,19 @@ class Simulation:
             if trail_path is not None
             else None
         )
+        # Word of mouth (omnisim/marketing/social.py): its graph is the `social` stream's
+        # first draws, the same for every strategy; its kernel tuple is the journey's ctx[13].
+        self.social = (
+            WordOfMouth(
+                sc,
+                self.population.awareness,
+                self.streams.keys,
+                self.streams.generator("social"),
+                self.ledger,
+            )
+            if sc.social is not None
+            else None
+        )
         self.journey = Journey(
             sc,
             self.population,
@@ -183,6 +205,7 @@ class Simulation:
             self.queues,
             self.ledger,
             self.trail is not None,
+            self.social.ctx() if self.social is not None else None,
         )
 
     # ------------------------------------------------------------------ processes
@@ -216,6 +239,8 @@ class Simulation:
                 rows = self.journey.advance(ids, ts, t1, wheel)
                 if rows is not None:
                     self.trail.add_rows(rows)
+            if self.social is not None:  # talks dated in the bucket act after its events
+                self.social.advance(t0, t1)
             if self.progress is not None and t1 >= next_report:
                 self.progress(t1)
                 next_report = t1 + 1.0
@@ -228,6 +253,8 @@ class Simulation:
         start = time.perf_counter()
         try:
             self.calendar.schedule(*self.journey.start())
+            if self.social is not None:
+                self.social.start()
             self.inventory.start(self.env, self._record_order)
             if self.network is not None:
                 self.network.start(self.env)
@@ -258,6 +285,8 @@ class Simulation:
         ledger["final_rating"] = self.journey.rating().tolist()
         ledger["stage_counts"] = pop.stage_counts().tolist()
         ledger["channel_fixed_cost_per_day"] = float(self.channels.fixed_cost_per_day.sum())
+        if self.social is not None:
+            ledger["social"] = self.social.summary()
         if self.network is not None:
             sales = {col: self.ledger.node[:, j] for j, col in enumerate(lg.NODE_COLUMNS)}
             ledger["network"] = self.network.records(sales)

@@ -78,6 +78,10 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         k[f"channel_orders.{name}"] = L["ch_orders"][i]
     if net is not None:
         k.update(network_kpis(net))
+    if "social" in L:  # word of mouth (docs/outputs.md, "Word of mouth")
+        k["adopters"] = L["social"]["adopter_share"]
+        k["wom_talks"] = L["wom_talks"]
+        k["kol_posts"] = L["kol_posts"]
     return {name: float(v) for name, v in k.items()}
 
 
