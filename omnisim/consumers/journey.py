@@ -45,6 +45,7 @@ from omnisim.engine.buckets import P_BUCKET_END, insert
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.prefetch import prefetch
 from omnisim.marketing import media as md
+from omnisim.marketing import social as so
 from omnisim.scenario.schema import Scenario
 from omnisim.supply.inventory import Inventory
 
@@ -156,6 +157,7 @@ class Journey:
         ledger: Ledger,
         trail: bool,
         media: md.MediaRuntime | None = None,
+        social: tuple | None = None,
     ) -> None:
         self.sc, self.pop, self.keys, self.clock = sc, pop, keys, clock
         self.chan, self.inventory, self.ledger = chan, inventory, ledger
@@ -192,6 +194,7 @@ class Journey:
             ledger.arrays(),
             inventory.asked,
             media.arrays if media is not None else md.off_arrays(),  # ctx[12]: the media plan
+            so.disabled_ctx() if social is None else social,  # ctx[13]: word of mouth
         )
         # Each consumer's live calendar time when clicks can make entries stale (else empty).
         self._due = self._ctx_static[12][md.DUE]
@@ -252,7 +255,8 @@ def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
 # The kernel. `ctx` bundles every array it reads or updates (see Journey.__init__); ctx[11] is
 # `Inventory.asked`, the units consumers asked for at each node; ctx[12] is the media plan
 # (`omnisim.marketing.media`). `sched` is (heap ids, heap times, calendar wheel, due): `due`
-# holds each consumer's live calendar time when media clicks can leave stale entries.
+# holds each consumer's live calendar time when media clicks can leave stale entries. ctx[13]
+# is word of mouth's tuple (`omnisim.marketing.social`, its `P_ON` flag 0 without `social`).
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -488,6 +492,9 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
     s = segment[i]
     r = region[i]
     sw = switches[i]
+    soc = ctx[13]  # word of mouth: purchase intent in every channel's utility
+    social = soc[0][so.P_ON] > 0.0
+    intent = so.intent_utility(i, t, soc) if social else 0.0
     first = sw == 0
     inw = _in(lwin, t)
     # Media: search ads at the first decision, and channels a click puts into consideration.
@@ -533,6 +540,8 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
                 v += w[W_PROMO]
             if member[i] and chp[9][c]:
                 v += w[W_MEMBER]
+            if social:
+                v += intent
             util[c] = v
     if first:
         min_price[i] = seen
@@ -709,6 +718,7 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
     pop[15][i] = p
     if w[AWARE_AFTER] > 0.0:
         pop[2][i] = 1.0
+    so.on_purchase(i, t, pop[2][i], ctx[13])  # word of mouth: a new adopter starts talking
     _row(trail, counts, do_trail, tr.PURCHASE, t, i, c, nd, q, p)
     _row(trail, counts, do_trail, tr.RECEIVE, t_receive, i, c, nd, q, np.nan)
     pop[5][i] = FULFILMENT
@@ -775,6 +785,8 @@ def _review(i, t, ctx, sched, trail, counts, do_trail):
         + w[SAT_NOISE] * rs.normal(keys[rs.REVIEW], i, j, 0)
     )
     u_post, u_churn = rs.uniform2(keys[rs.REVIEW], i, j, 1)
+    if ctx[13][0][so.P_ON] > 0.0:
+        ctx[13][so.K_SAT][i] = sat  # word of mouth: the valence of this consumer's talks
     acc, lwin = led[0], led[5]
     inw = _in(lwin, t)
     if inw:

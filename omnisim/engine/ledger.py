@@ -49,6 +49,10 @@ SCALARS = (
     "store_wait_days_sum",
     # Media plan (omnisim.marketing.media): delivered impressions x cpm / 1000, set at the end.
     "media_spend",
+    # Word of mouth (omnisim/marketing/social.py): conversations (a KOL post counts one per
+    # follower told) and KOL posts.
+    "wom_talks",
+    "kol_posts",
 )
 (
     NEEDS,
@@ -88,6 +92,8 @@ SCALARS = (
     STORE_WAIT_DAYS_SUM,
 ) = range(35)
 MEDIA_SPEND = SCALARS.index("media_spend")  # media plan
+WOM_TALKS = SCALARS.index("wom_talks")  # word of mouth
+KOL_POSTS = SCALARS.index("kol_posts")  # word of mouth
 
 # Columns of the per-channel table.
 CHANNEL_COLUMNS = ("orders", "units", "revenue", "brand_take", "lost_units", "considered")
@@ -104,9 +110,11 @@ SERIES_COLUMNS = (
     "revenue",
     # Media plan: mean effective awareness at the period's end (not a sum).
     "awareness",
+    "adopters",  # word of mouth: share of adopters at the period's end (0 without `social`)
 )
 TS_NEEDS, TS_PURCHASES, TS_REVENUE = range(3)
 TS_AWARENESS = SERIES_COLUMNS.index("awareness")  # media plan
+TS_ADOPTERS = SERIES_COLUMNS.index("adopters")  # word of mouth
 
 
 class Ledger:

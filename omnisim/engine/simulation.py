@@ -13,6 +13,10 @@ The SimPy ``Environment`` owns simulated time (days). Three kinds of process sha
   it supplies, and shipments arriving as urgent events;
 * **bookkeeping**: holding cost accrues bucket by bucket.
 
+With a ``social`` section, word of mouth (`omnisim.marketing.social`) runs inside the consumer
+clock: after each bucket's consumer events, a compiled kernel applies every talk, KOL post and
+innovation dated in the bucket, in exact time order among themselves.
+
 Processing a bucket happens at the bucket's start time, and supply events inside the bucket
 (replenishment reviews and deliveries) act after it: consumers see stock change at bucket ends.
 That, and holding cost counted on the stock at each bucket's start, are the approximations the
@@ -43,6 +47,7 @@ from omnisim.engine.ledger import Ledger
 from omnisim.engine.streams import Streams
 from omnisim.engine.trail import TrailWriter
 from omnisim.marketing import media as media_plan
+from omnisim.marketing.social import WordOfMouth, social_bytes
 from omnisim.metrics.kpis import compute_kpis
 from omnisim.scenario.schema import Scenario, cross_reference_problems
 from omnisim.supply.inventory import Inventory
@@ -71,7 +76,8 @@ def planned_memory(sc: Scenario) -> int:
     """Bytes a run of ``sc`` plans to use at peak (consumer state dominates)."""
     per_consumer = bytes_per_consumer(len(sc.channels))
     per_consumer += media_plan.bytes_per_consumer(sc)  # media plan (omnisim.marketing.media)
-    return sc.market.consumers * per_consumer + 64 * 2**20
+    # Word of mouth: graph CSR, KOL followers and state (0 without it).
+    return sc.market.consumers * per_consumer + social_bytes(sc) + 64 * 2**20
 
 
 def ensure_memory(sc: Scenario, available: int | None = None) -> None:
@@ -192,6 +198,19 @@ class Simulation:
             if trail_path is not None
             else None
         )
+        # Word of mouth (omnisim/marketing/social.py): its graph is the `social` stream's
+        # first draws, the same for every strategy; its kernel tuple is the journey's ctx[13].
+        self.social = (
+            WordOfMouth(
+                sc,
+                self.population.awareness,
+                self.streams.keys,
+                self.streams.generator("social"),
+                self.ledger,
+            )
+            if sc.social is not None
+            else None
+        )
         self.journey = Journey(
             sc,
             self.population,
@@ -204,6 +223,7 @@ class Simulation:
             self.ledger,
             self.trail is not None,
             self.media,
+            self.social.ctx() if self.social is not None else None,
         )
 
     # ------------------------------------------------------------------ processes
@@ -240,6 +260,8 @@ class Simulation:
                 rows = self.journey.advance(ids, ts, t1, wheel)
                 if rows is not None:
                     self.trail.add_rows(rows)
+            if self.social is not None:  # talks dated in the bucket act after its events
+                self.social.advance(t0, t1)
             if self.progress is not None and t1 >= next_report:
                 self.progress(t1)
                 next_report = t1 + 1.0
@@ -274,6 +296,8 @@ class Simulation:
             self.calendar.schedule(*first)
             if self.media is not None:
                 self.media.start(*first)
+            if self.social is not None:
+                self.social.start()
             self.inventory.start(self.env, self._record_order)
             if self.network is not None:
                 self.network.start(self.env)
@@ -310,6 +334,8 @@ class Simulation:
         ledger["final_rating"] = self.journey.rating().tolist()
         ledger["stage_counts"] = pop.stage_counts().tolist()
         ledger["channel_fixed_cost_per_day"] = float(self.channels.fixed_cost_per_day.sum())
+        if self.social is not None:
+            ledger["social"] = self.social.summary()
         if self.network is not None:
             sales = {col: self.ledger.node[:, j] for j, col in enumerate(lg.NODE_COLUMNS)}
             ledger["network"] = self.network.records(sales)

@@ -13,7 +13,9 @@ Two kinds of randomness are needed:
 * **Other draws**, not tied to a consumer, come from ordinary numpy ``Generator`` objects
   (`Streams.generator`). The ``supply`` generator draws the dealer network's lead times
   (`omnisim.supply.network`); brand replenishment (``replenishment.lead_time_days``) stays
-  fixed, so a scenario without a network draws nothing from it.
+  fixed, so a scenario without a network draws nothing from it. The ``social`` generator draws
+  the social graph and the KOL followers, and its key the word-of-mouth talks
+  (`omnisim.marketing.social`); nothing draws from it without a ``social`` section.
 
 Every key and generator is derived from one ``numpy.random.SeedSequence(seed,
 spawn_key=(replication, stream_index))``, so replication ``r`` of a run can be re-run alone and
@@ -42,11 +44,13 @@ STREAM_NAMES: tuple[str, ...] = (
     "supply",
     "switch",
     "media",  # the media plan's impressions and clicks (omnisim.marketing.media)
+    "social",  # word of mouth: the graph (generator) and talks (counter-based draws)
 )
 POPULATION, NEED, SEARCH, CONSIDER, CHOICE, TRAVEL, SERVICE, DELIVERY, REVIEW, SUPPLY, SWITCH = (
     range(11)
 )
 MEDIA = STREAM_NAMES.index("media")
+SOCIAL = STREAM_NAMES.index("social")
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

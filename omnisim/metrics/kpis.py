@@ -81,6 +81,10 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         k.update(network_kpis(net))
     if "media" in L:  # media plan (docs/outputs.md, "Media")
         k.update(media_kpis(L["media"], L["consumers"]))
+    if "social" in L:  # word of mouth (docs/outputs.md, "Word of mouth")
+        k["adopters"] = L["social"]["adopter_share"]
+        k["wom_talks"] = L["wom_talks"]
+        k["kol_posts"] = L["kol_posts"]
     return {name: float(v) for name, v in k.items()}
 
 

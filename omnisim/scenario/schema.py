@@ -928,6 +928,101 @@ class MediaPlan(_Model):
 
 
 # --------------------------------------------------------------------------------------------
+# Word of mouth (omnisim/marketing/social.py; docs/model.md, "Word of mouth")
+
+
+class SocialGraph(_Model):
+    generator: str = Field(
+        "watts_strogatz_graph",
+        description=(
+            "Graph family, by its networkx name: watts_strogatz_graph (params k, p; defaults "
+            "10, 0.1), barabasi_albert_graph (m; 5), gnp_random_graph or erdos_renyi_graph (p "
+            "or mean_degree; mean_degree 10), powerlaw_cluster_graph (m, p; 5, 0.5), all built "
+            "natively for any population; fully_mixed (no graph: every consumer meets every "
+            "other); or any other networkx generator called as networkx.<name>(n, **params), "
+            "for at most 100,000 consumers."
+        ),
+    )
+    params: dict[str, bool | int | float | str] = Field(
+        default_factory=dict,
+        description=(
+            "Parameters of the generator (counts for k and m; probabilities for p; mean_degree "
+            "in neighbours); omitted ones of the native families take their defaults."
+        ),
+    )
+
+
+class Adopters(StrEnum):
+    aware = "aware"
+    buyers = "buyers"
+
+
+class KOLs(_Model):
+    count: Annotated[int, Field(ge=0)] = Field(
+        10, description="Number of KOLs: the highest-degree consumers, ties by id (count)."
+    )
+    followers: Annotated[int, Field(ge=0)] = Field(
+        1000, description="Followers of each KOL, drawn uniformly among consumers (count)."
+    )
+    talk_per_day: NonNegFloat = Field(
+        0.2,
+        description=(
+            "Posts per day of a KOL once an adopter; each post tells all its followers "
+            "(rate per day)."
+        ),
+    )
+
+
+class Social(_Model):
+    graph: SocialGraph = Field(
+        default_factory=SocialGraph, description="The social graph word of mouth travels on."
+    )
+    adopters: Adopters = Field(
+        Adopters.buyers,
+        description=(
+            "Who talks about the brand: buyers (from their first purchase on) or aware "
+            "(from the moment their base awareness reaches 1)."
+        ),
+    )
+    imitation_per_day: NonNegFloat = Field(
+        0.1,
+        description=(
+            "q: conversations per day of an adopter, each with one neighbour drawn uniformly "
+            "(rate per day; Bass's coefficient of imitation in a fully mixed population)."
+        ),
+    )
+    innovation_per_day: NonNegFloat = Field(
+        0.0,
+        description=(
+            "p: rate at which each consumer becomes aware (awareness 1) from outside "
+            "influence (rate per day; Bass's coefficient of innovation)."
+        ),
+    )
+    awareness_lift: Fraction = Field(
+        0.5,
+        description=(
+            "Share of the remaining awareness gap a conversation closes: a <- a + lift (1 - a) "
+            "(fraction; 1 makes the listener aware for sure)."
+        ),
+    )
+    intent_per_satisfaction: float = Field(
+        1.0,
+        description=(
+            "Purchase intent a listener gains per unit of the teller's last satisfaction "
+            "(intent units per utility unit; a dissatisfied teller lowers intent)."
+        ),
+    )
+    intent_half_life_days: PositiveFloat = Field(
+        30.0, description="Half-life of purchase intent (days)."
+    )
+    intent_weight: float = Field(
+        0.5,
+        description="Utility per unit of purchase intent in every channel's choice utility.",
+    )
+    kols: KOLs | None = Field(None, description="Key opinion leaders; omitted = none.")
+
+
+# --------------------------------------------------------------------------------------------
 # Engine settings and the scenario
 
 
@@ -986,6 +1081,10 @@ class Scenario(_Model):
     )
     media: MediaPlan | None = Field(
         None, description="The brand's media plan; omitted = no paid media."
+    )
+    social: Social | None = Field(
+        None,
+        description="Word of mouth over a social graph; omitted = no word of mouth.",
     )
     strategies: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -1110,6 +1209,7 @@ def cross_reference_problems(sc: Scenario) -> list[tuple[Loc, str]]:
                 out.append((("promotions", i, "channels", j), f"unknown channel {c!r}"))
     out.extend(_network_problems(sc, regions))
     out.extend(_media_problems(sc))
+    out.extend(_social_problems(sc))
     return out
 
 
@@ -1281,4 +1381,148 @@ def _network_problems(sc: Scenario, regions: set[str]) -> list[tuple[Loc, str]]:
                     f"above ({net.levels[k - 1].name!r})",
                 )
             )
+    return out
+
+
+# Word of mouth: the native graph families with their parameters' defaults, and the memory
+# planning of omnisim/marketing/social.py.
+GRAPH_DEFAULTS: dict[str, dict[str, float]] = {
+    "watts_strogatz_graph": {"k": 10, "p": 0.1},
+    "barabasi_albert_graph": {"m": 5},
+    "gnp_random_graph": {"mean_degree": 10},
+    "erdos_renyi_graph": {"mean_degree": 10},
+    "powerlaw_cluster_graph": {"m": 5, "p": 0.5},
+    "fully_mixed": {},
+}
+_GRAPH_PARAMS: dict[str, tuple[str, ...]] = {
+    "watts_strogatz_graph": ("k", "p"),
+    "barabasi_albert_graph": ("m",),
+    "gnp_random_graph": ("p", "mean_degree"),
+    "erdos_renyi_graph": ("p", "mean_degree"),
+    "powerlaw_cluster_graph": ("m", "p"),
+    "fully_mixed": (),
+}
+SOCIAL_STATE_BYTES = 37
+"""Word-of-mouth state per consumer (bytes; see omnisim.marketing.social.STATE_BYTES)."""
+SOCIAL_BYTES_GOAL = 600
+"""Word of mouth's share of the 1,000 bytes per consumer a run may use at a million consumers
+(graph CSR, KOL followers and state; consumer state, calendar and the other marketing features
+take the rest)."""
+NX_MAX_CONSUMERS = 100_000
+"""Largest population for which a generator outside GRAPH_DEFAULTS is run in networkx."""
+
+
+def graph_params(generator: str, params: dict) -> dict:
+    """The parameters a graph generator runs with: for a native family its defaults overlaid
+    with the scenario's (``p`` and ``mean_degree`` of G(n, p) exclude each other); else as
+    given."""
+    if generator not in GRAPH_DEFAULTS:
+        return dict(params)
+    out = dict(GRAPH_DEFAULTS[generator])
+    if generator in ("gnp_random_graph", "erdos_renyi_graph") and "p" in params:
+        out.pop("mean_degree")
+    out.update(params)
+    return out
+
+
+def mean_degree_estimate(generator: str, params: dict, n: int) -> float | None:
+    """Expected mean degree of a native graph family over ``n`` consumers (0 for fully_mixed,
+    which holds no graph; None for other generators: unknown before the graph is built)."""
+    p = graph_params(generator, params)
+    if generator == "fully_mixed":
+        return 0.0
+    if generator == "watts_strogatz_graph":
+        return 2.0 * (int(p["k"]) // 2)
+    if generator in ("barabasi_albert_graph", "powerlaw_cluster_graph"):
+        m = int(p["m"])
+        return 2.0 * m * max(n - m, 0) / n
+    if generator in ("gnp_random_graph", "erdos_renyi_graph"):
+        if "p" in p:
+            return float(p["p"]) * (n - 1)
+        return min(float(p["mean_degree"]), n - 1)
+    return None
+
+
+def _social_problems(sc: Scenario) -> list[tuple[Loc, str]]:
+    """Problems of the `social` section: graph parameters, KOLs, and the memory goal."""
+    s = sc.social
+    if s is None:
+        return []
+    out: list[tuple[Loc, str]] = []
+    n = sc.market.consumers
+    gen, params = s.graph.generator, s.graph.params
+    at = ("social", "graph", "params")
+    if gen in _GRAPH_PARAMS:
+        known = _GRAPH_PARAMS[gen]
+        for name in params:
+            if name not in known:
+                expected = ", ".join(known) if known else "none"
+                out.append(
+                    ((*at, name), f"{gen} takes no parameter {name!r} (it takes {expected})")
+                )
+        for name in ("k", "m"):
+            if name in known and name in params:
+                v = params[name]
+                if isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or v < 1:
+                    out.append(((*at, name), f"must be a whole number >= 1, not {v!r}"))
+                elif v >= n:
+                    out.append(((*at, name), f"must be below market.consumers ({n}), not {v!r}"))
+        if "p" in known and "p" in params:
+            v = params["p"]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
+                out.append(((*at, "p"), f"must be a probability in [0, 1], not {v!r}"))
+        if "mean_degree" in params and "mean_degree" in known:
+            v = params["mean_degree"]
+            if "p" in params:
+                out.append(((*at, "mean_degree"), "give p or mean_degree, not both"))
+            elif isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= n - 1:
+                out.append(((*at, "mean_degree"), f"must be in [0, {n - 1}], not {v!r}"))
+        k = params.get("k")
+        if gen == "watts_strogatz_graph" and isinstance(k, int | float) and 1 <= k < 2:
+            out.append(((*at, "k"), "must be at least 2 (k // 2 neighbours on each side)"))
+    elif n > NX_MAX_CONSUMERS:
+        out.append(
+            (
+                ("social", "graph", "generator"),
+                f"{gen!r} is not built natively, and networkx holds about 1 kB per node: at "
+                f"most {NX_MAX_CONSUMERS:,} consumers, not {n:,} (native: "
+                f"{', '.join(_GRAPH_PARAMS)})",
+            )
+        )
+    else:
+        import networkx as nx
+
+        if not callable(getattr(nx, gen, None)) or gen.startswith("_"):
+            out.append(
+                (
+                    ("social", "graph", "generator"),
+                    f"unknown graph generator {gen!r} (native: {', '.join(_GRAPH_PARAMS)}; or a "
+                    "networkx generator name)",
+                )
+            )
+    if s.kols is not None:
+        if s.kols.count > n:
+            out.append(
+                (("social", "kols", "count"), f"more KOLs than consumers ({s.kols.count} > {n})")
+            )
+        if s.kols.followers > n - 1:
+            out.append((("social", "kols", "followers"), f"at most {n - 1} (the other consumers)"))
+    if out:
+        return out
+    # Memory goal: the graph (CSR) at its expected mean degree, KOL followers and the state.
+    deg = mean_degree_estimate(gen, params, n)
+    graph = 0.0 if gen == "fully_mixed" or deg is None else 8.0 + 4.0 * deg
+    kols = 0.0 if s.kols is None else 4.0 * s.kols.count * s.kols.followers / n
+    total = SOCIAL_STATE_BYTES + graph + kols
+    if total > SOCIAL_BYTES_GOAL:
+        where: Loc = ("social", "kols", "followers") if kols > graph else (*at,)
+        out.append(
+            (
+                where,
+                f"word of mouth would hold about {total:,.0f} bytes per consumer (graph "
+                f"{graph:,.0f} at mean degree {deg or 0:g}, KOL followers {kols:,.0f}, state "
+                f"{SOCIAL_STATE_BYTES}), over its goal of {SOCIAL_BYTES_GOAL}: lower the mean "
+                "degree or the followers",
+            )
+        )
     return out

@@ -1,0 +1,876 @@
+"""Word of mouth over a social graph (`docs/model.md`, "Word of mouth").
+
+Three parts:
+
+* **The graph.** An undirected graph over the consumers, held as CSR arrays (``indptr`` int64,
+  ``indices`` int32, both directions stored, rows sorted, no self loops, no parallel edges).
+  The networkx families named in the scenario (`NATIVE_GENERATORS`) are built here directly
+  into CSR, without a networkx object (a networkx graph holds about 1 kB per node at mean
+  degree 10, so a million nodes would break the memory goal); any other networkx generator is
+  called as is for populations up to `NX_MAX_CONSUMERS` and converted. ``fully_mixed`` holds no
+  graph: every consumer meets every other. KOLs are the highest-degree consumers, each with a
+  list of followers drawn uniformly (a second CSR, `WordOfMouth.kol_followers`).
+* **The contagion**, exact in continuous time: each adopter talks at rate ``q`` to one
+  neighbour drawn uniformly (Bass 1969 in the fully mixed limit; Rand and Rust 2011 for the
+  agent-based form); every consumer becomes aware at rate ``p`` from outside influence; an
+  adopting KOL posts at its own rate to all its followers. A compiled kernel (`wom_advance`)
+  processes these events in time order from its own heap, bucket by bucket, after the
+  bucket's consumer events (`Simulation._consumer_clock`).
+* **The kernel state**, one tuple (`WordOfMouth.ctx`) placed at index 13 of the journey
+  kernel's ``ctx``: the journey adopts first-time buyers (`on_purchase`), stores each
+  consumer's last satisfaction in ``_review`` and adds the purchase intent to the choice
+  utility in ``_decide`` (`intent_utility`).
+
+Random numbers: the graph and the KOL followers are drawn from the ``social`` stream's numpy
+generator, first thing, so every strategy of a run has the same graph (common random numbers);
+talks, posts and innovations are counter-based draws of the ``social`` stream keyed by
+(consumer, talk number, slot), so consumer 17's third talk goes to the same neighbour under
+every strategy.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+from numba import njit
+
+from omnisim.engine import ledger as lg
+from omnisim.engine import streams as rs
+from omnisim.scenario.schema import (
+    GRAPH_DEFAULTS,
+    NX_MAX_CONSUMERS,
+    SOCIAL_BYTES_GOAL,
+    graph_params,
+    mean_degree_estimate,
+)
+
+NATIVE_GENERATORS = tuple(GRAPH_DEFAULTS)
+
+STATE_BYTES = 1 + 4 + 4 + 4 + 12 + 12
+"""Word-of-mouth state per consumer (bytes): adopter flag (int8), talk counter (uint32), last
+satisfaction (float32), rebased intent (float32), a talk-heap slot (float64 time + int32 id), an
+innovation slot (float64 time + int32 id, only for innovations before the horizon)."""
+
+# Slots of the counter-based draws (`omnisim.engine.streams`), per consumer.
+SLOT_TALK, SLOT_FIRST_TALK, SLOT_POST, SLOT_FIRST_POST, SLOT_INNOVATION = range(5)
+
+# The kernel tuple: index -> array (see `WordOfMouth.ctx`).
+(
+    K_PAR,
+    K_CNT,
+    K_ADOPTED,
+    K_TALKS,
+    K_SAT,
+    K_INTENT,
+    K_HEAP_T,
+    K_HEAP_ID,
+    K_INDPTR,
+    K_INDICES,
+    K_KOL_IDS,
+    K_KOL_POSTS,
+    K_F_INDPTR,
+    K_F_INDICES,
+    K_INNOV_T,
+    K_INNOV_ID,
+    K_KEY,
+) = range(17)
+# Float parameters (K_PAR).
+(
+    P_ON,
+    P_Q,
+    P_LIFT,
+    P_IPS,
+    P_DECAY,
+    P_T0,
+    P_INTENT_W,
+    P_AWARE_MODE,
+    P_KOL_RATE,
+    P_FULLY_MIXED,
+    P_HORIZON,
+    P_N,
+) = range(12)
+# Integer counters (K_CNT).
+C_HEAP, C_ADOPTERS, C_INNOV, C_TALKS, C_POSTS, C_INNOVATIONS = range(6)
+REBASE_DOUBLINGS = 20.0  # rebase the stored intent once its scale factor reaches 2**20
+
+
+# ------------------------------------------------------------------------------------------
+# Graph construction
+
+
+class Graph:
+    """An undirected graph over ``n`` consumers in CSR form; ``indptr is None`` means fully
+    mixed (every consumer a neighbour of every other)."""
+
+    def __init__(self, n: int, indptr: np.ndarray | None, indices: np.ndarray | None) -> None:
+        self.n = n
+        self.indptr = indptr
+        self.indices = indices
+
+    @property
+    def fully_mixed(self) -> bool:
+        return self.indptr is None
+
+    def degree(self) -> np.ndarray:
+        if self.indptr is None:
+            return np.full(self.n, self.n - 1, dtype=np.int64)
+        return np.diff(self.indptr)
+
+    @property
+    def edges(self) -> int:
+        if self.indptr is None:
+            return self.n * (self.n - 1) // 2
+        return int(self.indptr[-1]) // 2
+
+    def nbytes(self) -> int:
+        if self.indptr is None:
+            return 0
+        return int(self.indptr.nbytes + self.indices.nbytes)
+
+
+def build_graph(generator: str, params: dict, n: int, rng: np.random.Generator) -> Graph:
+    """The social graph named by ``social.graph`` (parameters as the scenario gives them,
+    defaults filled by `graph_params`)."""
+    p = graph_params(generator, params)
+    if generator == "fully_mixed":
+        return Graph(n, None, None)
+    if generator == "watts_strogatz_graph":
+        a, b = watts_strogatz_edges(n, int(p["k"]), float(p["p"]), rng)
+    elif generator == "barabasi_albert_graph":
+        a, b = barabasi_albert_edges(n, int(p["m"]), _key(rng))
+    elif generator in ("gnp_random_graph", "erdos_renyi_graph"):
+        prob = float(p["p"]) if "p" in p else float(p["mean_degree"]) / max(n - 1, 1)
+        a, b = gnp_edges(n, min(prob, 1.0), rng)
+    elif generator == "powerlaw_cluster_graph":
+        a, b = powerlaw_cluster_edges(n, int(p["m"]), float(p["p"]), _key(rng))
+    else:
+        return networkx_graph(generator, params, n, rng)
+    indptr, indices = csr_from_edges(a, b, n)
+    return Graph(n, indptr, indices)
+
+
+def _key(rng: np.random.Generator) -> np.uint64:
+    """A counter-based stream key drawn from the generator (for the compiled builders)."""
+    return np.uint64(rng.integers(0, 2**63, dtype=np.int64))
+
+
+def watts_strogatz_edges(
+    n: int, k: int, p: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Watts and Strogatz (1998): a ring where each node links to its ``k // 2`` nearest
+    neighbours on each side, then each lattice edge (u, u + j) is, with probability ``p``,
+    rewired to (u, w) with ``w`` uniform among the nodes other than u and v. As in networkx, a
+    rewiring never creates a self loop or a parallel edge (a clashing ``w`` is drawn again), so
+    the edge count, ``n * (k // 2)``, and the mean degree, ``2 * (k // 2)``, are exact. networkx
+    checks for clashes against the graph as it stands during its sequential pass, this
+    vectorised version against the final edge set: the two differ only in which of two
+    clashing rewirings is redrawn (probability of order k / n per rewiring)."""
+    h = k // 2
+    if h == 0 or n < 2:
+        return np.empty(0, np.int32), np.empty(0, np.int32)
+    u = np.repeat(np.arange(n, dtype=np.int64), h)
+    v = (u + np.tile(np.arange(1, h + 1, dtype=np.int64), n)) % n
+    if 2 * h >= n - 1 or p <= 0.0:  # complete lattice (no rewiring possible) or none asked
+        return u.astype(np.int32), v.astype(np.int32)
+    rewired = rng.random(len(u)) < p
+    w = v.copy()
+    redo = np.flatnonzero(rewired)
+    rounds = 0
+    while len(redo):
+        rounds += 1
+        if rounds > 64:
+            # Only when some u is linked to nearly every node (k close to n): networkx skips
+            # such a rewiring; here the edge goes back to its lattice place, and any edge it
+            # then duplicates is dropped.
+            w[redo] = v[redo]
+            key = np.minimum(u, w) * n + np.maximum(u, w)
+            _, first = np.unique(key, return_index=True)
+            first.sort()
+            u, w = u[first], w[first]
+            break
+        draw = rng.integers(0, n - 1, size=len(redo))
+        draw += draw >= u[redo]  # uniform over the nodes other than u
+        w[redo] = draw
+        # Clashes: the original target again, or an edge already present. Among equal edges a
+        # kept lattice edge sorts first, so only rewired copies are drawn again.
+        lo, hi = np.minimum(u, w), np.maximum(u, w)
+        key = lo * n + hi
+        order = np.lexsort((rewired, key))
+        ks = key[order]
+        dup = order[1:][ks[1:] == ks[:-1]]
+        same = redo[w[redo] == v[redo]]
+        redo = np.union1d(dup, same)
+    return u.astype(np.int32), w.astype(np.int32)
+
+
+def gnp_edges(n: int, p: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """G(n, p) (Erdős and Rényi; Gilbert 1959): each of the n (n - 1) / 2 pairs is an edge with
+    probability ``p``, independently. Small or dense graphs draw one Bernoulli per pair; large
+    sparse ones draw the edge count M ~ Binomial(n (n - 1) / 2, p) and then M distinct pairs
+    uniformly (pairs drawn with replacement, duplicates dropped, topped up, and a uniform subset
+    of M kept), which is the same law."""
+    pairs = n * (n - 1) // 2
+    if pairs == 0 or p <= 0.0:
+        return np.empty(0, np.int32), np.empty(0, np.int32)
+    if n <= 2000:
+        lo, hi = np.triu_indices(n, 1)
+        keep = rng.random(len(lo)) < p
+        return lo[keep].astype(np.int32), hi[keep].astype(np.int32)
+    m = int(rng.binomial(pairs, p))
+    keys = np.empty(0, dtype=np.int64)
+    while len(keys) < m:
+        size = int((m - len(keys)) * 1.05) + 16
+        a = rng.integers(0, n, size=size)
+        b = rng.integers(0, n - 1, size=size)
+        b += b >= a
+        keys = _sorted_unique(np.concatenate([keys, np.minimum(a, b) * n + np.maximum(a, b)]))
+    if len(keys) > m:  # drop a uniform subset of the excess: the rest is a uniform M-subset
+        keys = np.delete(keys, rng.choice(len(keys), size=len(keys) - m, replace=False))
+    return (keys // n).astype(np.int32), (keys % n).astype(np.int32)
+
+
+def _sorted_unique(x: np.ndarray) -> np.ndarray:
+    """np.unique by sorting (numpy 2.4's np.unique took 15x longer on 5M int64 here)."""
+    s = np.sort(x)
+    if len(s) == 0:
+        return s
+    return s[np.concatenate(([True], s[1:] != s[:-1]))]
+
+
+@njit(cache=True)
+def barabasi_albert_edges(n: int, m: int, key: np.uint64) -> tuple[np.ndarray, np.ndarray]:
+    """Barabási and Albert (1999), as networkx builds it: a star on m + 1 nodes, then each new
+    node links to m distinct nodes drawn with probability proportional to degree (uniform draws
+    from the list of edge ends until m distinct). Edge count m + m (n - m - 1), exact."""
+    n_edges = m + m * (n - m - 1)
+    a = np.empty(n_edges, dtype=np.int32)
+    b = np.empty(n_edges, dtype=np.int32)
+    ends = np.empty(2 * n_edges, dtype=np.int32)  # every edge's two ends
+    e = 0
+    for leaf in range(1, m + 1):
+        a[e] = 0
+        b[e] = leaf
+        ends[2 * e] = 0
+        ends[2 * e + 1] = leaf
+        e += 1
+    n_ends = 2 * e
+    targets = np.empty(m, dtype=np.int32)
+    for source in range(m + 1, n):
+        got = 0
+        draw = 0
+        while got < m:
+            x = ends[int(rs.uniform(key, source, draw, 0) * n_ends)]
+            draw += 1
+            new = True
+            for t in range(got):
+                if targets[t] == x:
+                    new = False
+                    break
+            if new:
+                targets[got] = x
+                got += 1
+        for t in range(m):
+            a[e] = source
+            b[e] = targets[t]
+            e += 1
+            ends[n_ends] = targets[t]
+            ends[n_ends + 1] = source
+            n_ends += 2
+    return a, b
+
+
+@njit(cache=True)
+def _linked(head, nxt, dst, u, v) -> bool:
+    h = head[u]
+    while h >= 0:
+        if dst[h] == v:
+            return True
+        h = nxt[h]
+    return False
+
+
+@njit(cache=True)
+def powerlaw_cluster_edges(
+    n: int, m: int, p: float, key: np.uint64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Holme and Kim (2002), step for step as networkx builds it: m isolated nodes, then each
+    new node draws m distinct candidates by preferential attachment, links to one, and for
+    each further link, with probability ``p`` closes a triangle (links to a uniform neighbour of
+    the last attached node not yet linked to it), else links to the next candidate. A candidate
+    already linked by a triangle adds no edge (as networkx's ``add_edge`` of an existing edge),
+    so the edge count is at most m (n - m)."""
+    cap = m * (n - m) if n > m else 0
+    a = np.empty(cap, dtype=np.int32)
+    b = np.empty(cap, dtype=np.int32)
+    head = np.full(n, -1, dtype=np.int32)
+    nxt = np.empty(2 * cap, dtype=np.int32)
+    dst = np.empty(2 * cap, dtype=np.int32)
+    ends = np.empty(m + 2 * cap, dtype=np.int32)
+    for i in range(m):
+        ends[i] = i
+    n_ends = m
+    e = 0
+    targets = np.empty(m, dtype=np.int32)
+    for source in range(m, n):
+        got = 0
+        draw = 0
+        while got < m:
+            x = ends[int(rs.uniform(key, source, draw, 0) * n_ends)]
+            draw += 1
+            new = True
+            for t in range(got):
+                if targets[t] == x:
+                    new = False
+                    break
+            if new:
+                targets[got] = x
+                got += 1
+        left = m
+        count = 0
+        target = -1
+        while count < m:
+            if count > 0 and rs.uniform(key, source, draw, 1) < p:
+                draw += 1
+                eligible = 0
+                h = head[target]
+                while h >= 0:
+                    nb = dst[h]
+                    if nb != source and not _linked(head, nxt, dst, source, nb):
+                        eligible += 1
+                    h = nxt[h]
+                if eligible > 0:
+                    pick = int(rs.uniform(key, source, draw, 2) * eligible)
+                    draw += 1
+                    h = head[target]
+                    nb = -1
+                    while h >= 0:
+                        nb = dst[h]
+                        if nb != source and not _linked(head, nxt, dst, source, nb):
+                            if pick == 0:
+                                break
+                            pick -= 1
+                        h = nxt[h]
+                    e = _add_edge(source, nb, e, a, b, head, nxt, dst)
+                    ends[n_ends] = nb
+                    n_ends += 1
+                    count += 1
+                    continue
+            elif count > 0:
+                draw += 1
+            left -= 1
+            target = targets[left]
+            if not _linked(head, nxt, dst, source, target):
+                e = _add_edge(source, target, e, a, b, head, nxt, dst)
+            ends[n_ends] = target
+            n_ends += 1
+            count += 1
+        for _ in range(m):
+            ends[n_ends] = source
+            n_ends += 1
+    return a[:e].copy(), b[:e].copy()
+
+
+@njit(cache=True)
+def _add_edge(u, v, e, a, b, head, nxt, dst) -> int:
+    a[e] = u
+    b[e] = v
+    dst[2 * e] = v
+    nxt[2 * e] = head[u]
+    head[u] = 2 * e
+    dst[2 * e + 1] = u
+    nxt[2 * e + 1] = head[v]
+    head[v] = 2 * e + 1
+    return e + 1
+
+
+@njit(cache=True)
+def csr_from_edges(a: np.ndarray, b: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """CSR arrays (indptr int64, indices int32, rows sorted) of the undirected graph with edges
+    (a[e], b[e]), each stored in both directions. The edges must be distinct, without loops."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    for e in range(len(a)):
+        indptr[a[e] + 1] += 1
+        indptr[b[e] + 1] += 1
+    for i in range(n):
+        indptr[i + 1] += indptr[i]
+    pos = indptr[:-1].copy()
+    indices = np.empty(2 * len(a), dtype=np.int32)
+    for e in range(len(a)):
+        indices[pos[a[e]]] = b[e]
+        pos[a[e]] += 1
+        indices[pos[b[e]]] = a[e]
+        pos[b[e]] += 1
+    for i in range(n):
+        indices[indptr[i] : indptr[i + 1]].sort()
+    return indptr, indices
+
+
+def networkx_graph(generator: str, params: dict, n: int, rng: np.random.Generator) -> Graph:
+    """Any other networkx generator, called as ``networkx.<generator>(n, **params, seed=...)``
+    and converted to CSR (directed graphs made undirected, self loops and edge multiplicity
+    dropped). Refused beyond `NX_MAX_CONSUMERS` consumers."""
+    import networkx as nx
+
+    if n > NX_MAX_CONSUMERS:
+        raise ValueError(
+            f"social.graph.generator: {generator} is built in networkx, which holds about "
+            f"1 kB per node; at most {NX_MAX_CONSUMERS:,} consumers (not {n:,}) - use one of "
+            f"{', '.join(NATIVE_GENERATORS)}"
+        )
+    fn = getattr(nx, generator, None)
+    if not callable(fn):
+        raise ValueError(f"social.graph.generator: networkx has no generator {generator!r}")
+    kwargs = dict(params)
+    try:
+        if "seed" in inspect.signature(fn).parameters:
+            kwargs["seed"] = int(rng.integers(0, 2**31 - 1))
+        G = fn(n, **kwargs)
+    except Exception as exc:
+        raise ValueError(
+            f"social.graph: networkx.{generator}(n={n}, {params}) failed: {exc}"
+        ) from exc
+    if G.number_of_nodes() != n or set(G.nodes()) != set(range(n)):
+        raise ValueError(
+            f"social.graph.generator: networkx.{generator} made a graph whose nodes are not "
+            f"the consumers 0..{n - 1}"
+        )
+    if G.is_directed():
+        G = G.to_undirected()
+    A = nx.to_scipy_sparse_array(G, nodelist=range(n), format="csr", weight=None)
+    del G
+    A.setdiag(0)
+    A.eliminate_zeros()
+    A.sort_indices()
+    return Graph(n, A.indptr.astype(np.int64), A.indices.astype(np.int32))
+
+
+def top_degree(graph: Graph, count: int) -> np.ndarray:
+    """The ``count`` highest-degree consumers (ties by smaller id), in that order."""
+    count = min(count, graph.n)
+    if graph.fully_mixed:
+        return np.arange(count, dtype=np.int64)
+    deg = graph.degree()
+    return np.lexsort((np.arange(graph.n), -deg))[:count].astype(np.int64)
+
+
+def draw_followers(
+    n: int, kol_ids: np.ndarray, followers: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Follower CSR: row k lists ``followers`` distinct consumers drawn uniformly among all but
+    KOL ``kol_ids[k]`` (sorted)."""
+    f = min(followers, n - 1)
+    indptr = np.arange(len(kol_ids) + 1, dtype=np.int64) * f
+    indices = np.empty(len(kol_ids) * f, dtype=np.int32)
+    for k, kol in enumerate(kol_ids):
+        pick = rng.choice(n - 1, size=f, replace=False)
+        pick += pick >= kol
+        indices[k * f : (k + 1) * f] = np.sort(pick)
+    return indptr, indices
+
+
+def social_bytes(sc) -> int:
+    """Planned bytes of word of mouth for a scenario (0 without a `social` section): state per
+    consumer, graph CSR at the expected mean degree, KOL followers."""
+    s = sc.social
+    if s is None:
+        return 0
+    n = sc.market.consumers
+    deg = mean_degree_estimate(s.graph.generator, s.graph.params, n)
+    graph = 0.0 if s.graph.generator == "fully_mixed" else 8.0 * (n + 1) + 4.0 * n * (deg or 10.0)
+    kols = 0 if s.kols is None else (8 + 4 + 8) * s.kols.count + 4 * s.kols.count * s.kols.followers
+    return int(STATE_BYTES * n + graph + kols)
+
+
+# ------------------------------------------------------------------------------------------
+# The process
+
+
+def _disabled() -> tuple:
+    """The kernel tuple without word of mouth: same types, one element each (so the journey
+    kernel compiles once for both cases), `P_ON` = 0."""
+    return (
+        np.zeros(12),
+        np.zeros(6, dtype=np.int64),
+        np.zeros(1, dtype=np.int8),
+        np.zeros(1, dtype=np.uint32),
+        np.zeros(1, dtype=np.float32),
+        np.zeros(1, dtype=np.float32),
+        np.zeros(1),
+        np.zeros(1, dtype=np.int32),
+        np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int32),
+        np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.uint32),
+        np.zeros(1, dtype=np.int64),
+        np.zeros(1, dtype=np.int32),
+        np.zeros(1),
+        np.zeros(1, dtype=np.int32),
+        np.zeros(1, dtype=np.uint64),
+    )
+
+
+def disabled_ctx() -> tuple:
+    """The kernel tuple of a run without word of mouth."""
+    return _disabled()
+
+
+class WordOfMouth:
+    """The word-of-mouth process of one replication.
+
+    Args:
+        sc: the scenario (its `social` section must be set).
+        awareness: the consumers' base awareness (`Population.awareness`, float32), which
+            talks raise.
+        keys: the run's stream keys; ``generator``: the ``social`` stream's numpy generator
+            (the graph and the followers are drawn from it, first).
+        ledger: the run's ledger (talks and KOL posts are tallied in its window; the
+            ``adopters`` series column is written at period ends).
+    """
+
+    def __init__(self, sc, awareness: np.ndarray, keys: np.ndarray, generator, ledger) -> None:
+        s = sc.social
+        n = sc.market.consumers
+        self.sc, self.spec, self.n, self.ledger = sc, s, n, ledger
+        self.awareness = awareness
+        self.graph = build_graph(s.graph.generator, s.graph.params, n, generator)
+        held = self.graph.nbytes() / n + STATE_BYTES
+        if held > SOCIAL_BYTES_GOAL:
+            raise ValueError(
+                f"social.graph: the graph holds {self.graph.nbytes() / n:,.0f} bytes per "
+                f"consumer (mean degree {self.graph.degree().mean():.1f}); with the "
+                f"word-of-mouth state that exceeds the goal of {SOCIAL_BYTES_GOAL} bytes "
+                "per consumer"
+            )
+        if s.kols is not None and s.kols.count > 0:
+            kol_ids = top_degree(self.graph, s.kols.count)
+            f_indptr, f_indices = draw_followers(n, kol_ids, s.kols.followers, generator)
+            order = np.argsort(kol_ids)  # the kernel looks KOLs up by id
+            kol_ids = kol_ids[order]
+            rows = [f_indices[f_indptr[k] : f_indptr[k + 1]] for k in order]
+            f_indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+            f_indices = (np.concatenate(rows) if rows else np.empty(0)).astype(np.int32)
+        else:
+            kol_ids = np.empty(0, dtype=np.int64)
+            f_indptr, f_indices = np.zeros(1, dtype=np.int64), np.empty(0, dtype=np.int32)
+        self.kol_ids = kol_ids
+        self.f_indptr, self.f_indices = f_indptr, f_indices
+        key = keys[rs.STREAM_NAMES.index("social")]
+        # Innovation: consumer i's first outside influence at Exp(1 / p); those before the
+        # horizon, sorted by time (ties by id).
+        horizon = sc.horizon_days
+        if s.innovation_per_day > 0:
+            ids = np.arange(n, dtype=np.int64)
+            t = -np.log(rs.uniforms(key, ids, 0, SLOT_INNOVATION)) / s.innovation_per_day
+            early = np.flatnonzero(t < horizon)
+            order = early[np.argsort(t[early], kind="stable")]
+            innov_t, innov_id = t[order], order.astype(np.int32)
+        else:
+            innov_t, innov_id = np.empty(0), np.empty(0, dtype=np.int32)
+        par = np.zeros(12)
+        par[P_ON] = 1.0
+        par[P_Q] = s.imitation_per_day
+        par[P_LIFT] = s.awareness_lift
+        par[P_IPS] = s.intent_per_satisfaction
+        par[P_DECAY] = math.log(2.0) / s.intent_half_life_days
+        par[P_T0] = 0.0
+        par[P_INTENT_W] = s.intent_weight
+        par[P_AWARE_MODE] = 1.0 if s.adopters == "aware" else 0.0
+        par[P_KOL_RATE] = s.kols.talk_per_day if s.kols is not None else 0.0
+        par[P_FULLY_MIXED] = 1.0 if self.graph.fully_mixed else 0.0
+        par[P_HORIZON] = horizon
+        par[P_N] = n
+        cap = n + len(kol_ids)
+        g = self.graph
+        self._window = ledger.arrays()[5]
+        self._period = 0  # next period whose end has not been recorded
+        self._ctx = (
+            par,
+            np.zeros(6, dtype=np.int64),
+            np.zeros(n, dtype=np.int8),
+            np.zeros(n, dtype=np.uint32),
+            np.zeros(n, dtype=np.float32),
+            np.zeros(n, dtype=np.float32),
+            np.empty(cap),
+            np.empty(cap, dtype=np.int32),
+            g.indptr if g.indptr is not None else np.zeros(1, dtype=np.int64),
+            g.indices if g.indices is not None else np.zeros(1, dtype=np.int32),
+            kol_ids,
+            np.zeros(len(kol_ids), dtype=np.uint32),
+            f_indptr,
+            f_indices,
+            innov_t,
+            innov_id,
+            np.array([key], dtype=np.uint64),
+        )
+
+    def ctx(self) -> tuple:
+        """The kernel tuple (ctx[13] of the journey kernel)."""
+        return self._ctx
+
+    def kol_followers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(KOL ids sorted by id, follower indptr, follower indices): row k of the CSR lists
+        the followers of ``kol_ids[k]``."""
+        return self.kol_ids, self.f_indptr, self.f_indices
+
+    def start(self) -> None:
+        """Adopters at time 0: with ``adopters: aware``, every consumer fully aware already."""
+        if self.spec.adopters == "aware":
+            adopt_many(np.flatnonzero(self.awareness >= 1.0), 0.0, self._ctx)
+
+    def advance(self, t0: float, t1: float) -> None:
+        """Apply every talk, post and innovation dated before ``t1`` (after the consumer
+        events of the bucket [t0, t1)), then record the adopter share at period ends."""
+        soc = self._ctx
+        par = soc[K_PAR]
+        if (t1 - par[P_T0]) * par[P_DECAY] > REBASE_DOUBLINGS * math.log(2.0):
+            rebase(soc, t0)
+        led = self.ledger
+        wom_advance(t1, soc, self.awareness, led.acc, self._window)
+        # The share of adopters at each period end in (t0, t1] (recorded at t1: exact when the
+        # bucket width divides the period, as with the defaults).
+        while self._period < led.n_periods:
+            end = min(led.warmup + (self._period + 1) * led.period, led.horizon)
+            if end > t1 + 1e-9:
+                break
+            led.series[self._period, lg.TS_ADOPTERS] = soc[K_CNT][C_ADOPTERS] / self.n
+            self._period += 1
+
+    def adopters(self) -> int:
+        return int(self._ctx[K_CNT][C_ADOPTERS])
+
+    def intent(self, t: float) -> np.ndarray:
+        """Every consumer's purchase intent at ``t`` (float64)."""
+        par = self._ctx[K_PAR]
+        return self._ctx[K_INTENT].astype(np.float64) * np.exp(-(t - par[P_T0]) * par[P_DECAY])
+
+    def summary(self) -> dict:
+        """Tallies for the ledger dict (KPIs `adopters`, `wom_talks`)."""
+        cnt = self._ctx[K_CNT]
+        return {
+            "adopters": self.adopters(),
+            "adopter_share": self.adopters() / self.n,
+            "talks_total": int(cnt[C_TALKS]),
+            "kol_posts_total": int(cnt[C_POSTS]),
+            "innovations": int(cnt[C_INNOVATIONS]),
+            "mean_degree": float(self.graph.degree().mean()),
+            "kols": len(self.kol_ids),
+        }
+
+
+# ------------------------------------------------------------------------------------------
+# Compiled part (no allocation: called from the journey kernel, which runs without NRT)
+
+
+@njit(cache=True, _nrt=False)
+def _push(soc, t, cid):
+    heap_t, heap_id, cnt = soc[K_HEAP_T], soc[K_HEAP_ID], soc[K_CNT]
+    k = cnt[C_HEAP]
+    cnt[C_HEAP] = k + 1
+    while k > 0:
+        parent = (k - 1) >> 1
+        if heap_t[parent] <= t:
+            break
+        heap_t[k] = heap_t[parent]
+        heap_id[k] = heap_id[parent]
+        k = parent
+    heap_t[k] = t
+    heap_id[k] = cid
+
+
+@njit(cache=True, _nrt=False)
+def _pop(soc):
+    heap_t, heap_id, cnt = soc[K_HEAP_T], soc[K_HEAP_ID], soc[K_CNT]
+    n = cnt[C_HEAP] - 1
+    top_id, top_t = heap_id[0], heap_t[0]
+    last_id, last_t = heap_id[n], heap_t[n]
+    cnt[C_HEAP] = n
+    k = 0
+    while True:
+        c = 2 * k + 1
+        if c >= n:
+            break
+        if c + 1 < n and heap_t[c + 1] < heap_t[c]:
+            c += 1
+        if heap_t[c] >= last_t:
+            break
+        heap_t[k] = heap_t[c]
+        heap_id[k] = heap_id[c]
+        k = c
+    if n > 0:
+        heap_t[k] = last_t
+        heap_id[k] = last_id
+    return top_id, top_t
+
+
+@njit(cache=True, _nrt=False)
+def _kol_index(kol_ids, i) -> int:
+    lo, hi = 0, kol_ids.shape[0]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if kol_ids[mid] < i:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < kol_ids.shape[0] and kol_ids[lo] == i:
+        return lo
+    return -1
+
+
+@njit(cache=True, _nrt=False)
+def adopt(i, t, soc):
+    """Consumer ``i`` becomes an adopter at ``t``: it starts talking (rate q) and, if a KOL,
+    posting (rate ``kols.talk_per_day``)."""
+    par, cnt = soc[K_PAR], soc[K_CNT]
+    soc[K_ADOPTED][i] = 1
+    cnt[C_ADOPTERS] += 1
+    key = soc[K_KEY][0]
+    q = par[P_Q]
+    horizon = par[P_HORIZON]
+    if q > 0.0:
+        talks = par[P_FULLY_MIXED] > 0.0 or soc[K_INDPTR][i + 1] > soc[K_INDPTR][i]
+        if talks:
+            tn = t - np.log(rs.uniform(key, i, 0, SLOT_FIRST_TALK)) / q
+            if tn < horizon:
+                _push(soc, tn, i)
+    rate = par[P_KOL_RATE]
+    if rate > 0.0 and soc[K_KOL_IDS].shape[0] > 0:
+        k = _kol_index(soc[K_KOL_IDS], i)
+        if k >= 0 and soc[K_F_INDPTR][k + 1] > soc[K_F_INDPTR][k]:
+            tn = t - np.log(rs.uniform(key, i, 0, SLOT_FIRST_POST)) / rate
+            if tn < horizon:
+                _push(soc, tn, int(par[P_N]) + k)
+
+
+@njit(cache=True)
+def adopt_many(ids, t, soc):
+    for i in ids:
+        if soc[K_ADOPTED][i] == 0:
+            adopt(i, t, soc)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_purchase(i, t, awareness_i, soc):
+    """Journey hook at a purchase: the first purchase makes an adopter (``adopters: buyers``);
+    with ``adopters: aware``, a purchase that left awareness at 1 does."""
+    par = soc[K_PAR]
+    if (
+        par[P_ON] > 0.0
+        and soc[K_ADOPTED][i] == 0
+        and (par[P_AWARE_MODE] == 0.0 or awareness_i >= 1.0)
+    ):
+        adopt(i, t, soc)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def intent_utility(i, t, soc) -> float:
+    """Utility of consumer ``i``'s purchase intent at ``t``: w_I * I_i(t), with
+    I_i(t) = stored_i * exp(-ln 2 (t - T0) / half_life)."""
+    par = soc[K_PAR]
+    return par[P_INTENT_W] * soc[K_INTENT][i] * np.exp(-(t - par[P_T0]) * par[P_DECAY])
+
+
+@njit(cache=True, _nrt=False)
+def _tell(j, teller, t, soc, awareness):
+    par = soc[K_PAR]
+    lift = par[P_LIFT]
+    if lift >= 1.0:
+        awareness[j] = 1.0
+    elif lift > 0.0:
+        a = awareness[j]
+        awareness[j] = a + lift * (1.0 - a)
+    inc = par[P_IPS] * soc[K_SAT][teller]
+    if inc != 0.0:
+        soc[K_INTENT][j] += inc * np.exp((t - par[P_T0]) * par[P_DECAY])
+    if par[P_AWARE_MODE] > 0.0 and soc[K_ADOPTED][j] == 0 and awareness[j] >= 1.0:
+        adopt(j, t, soc)
+
+
+@njit(cache=True, _nrt=False)
+def wom_advance(t_end, soc, awareness, acc, lwin):
+    """Process, in time order, every talk, KOL post and innovation dated before ``t_end``."""
+    par, cnt = soc[K_PAR], soc[K_CNT]
+    heap_t = soc[K_HEAP_T]
+    innov_t, innov_id = soc[K_INNOV_T], soc[K_INNOV_ID]
+    indptr, indices = soc[K_INDPTR], soc[K_INDICES]
+    f_indptr, f_indices = soc[K_F_INDPTR], soc[K_F_INDICES]
+    key = soc[K_KEY][0]
+    n = int(par[P_N])
+    q = par[P_Q]
+    horizon = par[P_HORIZON]
+    fully_mixed = par[P_FULLY_MIXED] > 0.0
+    aware_mode = par[P_AWARE_MODE] > 0.0
+    n_innov = innov_t.shape[0]
+    while True:
+        th = heap_t[0] if cnt[C_HEAP] > 0 else np.inf
+        k_in = cnt[C_INNOV]
+        ti = innov_t[k_in] if k_in < n_innov else np.inf
+        if ti < th:
+            if ti >= t_end:
+                break
+            # Innovation: outside influence makes the consumer aware.
+            j = innov_id[k_in]
+            cnt[C_INNOV] = k_in + 1
+            if awareness[j] < 1.0:
+                cnt[C_INNOVATIONS] += 1
+            awareness[j] = 1.0
+            if aware_mode and soc[K_ADOPTED][j] == 0:
+                adopt(j, ti, soc)
+            continue
+        if th >= t_end:
+            break
+        cid, t = _pop(soc)
+        inw = lwin[0] <= t < lwin[1]
+        if cid < n:
+            # A talk: adopter `cid` tells one neighbour drawn uniformly.
+            c = soc[K_TALKS][cid]
+            soc[K_TALKS][cid] = c + 1
+            u_pick, u_next = rs.uniform2(key, cid, c, SLOT_TALK)
+            if fully_mixed:
+                j = int(u_pick * n)
+                if j >= n:
+                    j = n - 1
+            else:
+                lo = indptr[cid]
+                deg = indptr[cid + 1] - lo
+                r = int(u_pick * deg)
+                if r >= deg:
+                    r = deg - 1
+                j = indices[lo + r]
+            if j != cid:  # fully mixed: a draw of oneself is no conversation
+                cnt[C_TALKS] += 1
+                if inw:
+                    acc[lg.WOM_TALKS] += 1.0
+                _tell(j, cid, t, soc, awareness)
+            tn = t - np.log(u_next) / q
+            if tn < horizon:
+                _push(soc, tn, cid)
+        else:
+            # A KOL post: told to every follower.
+            k = cid - n
+            kol = soc[K_KOL_IDS][k]
+            c = soc[K_KOL_POSTS][k]
+            soc[K_KOL_POSTS][k] = c + 1
+            cnt[C_POSTS] += 1
+            if inw:
+                acc[lg.KOL_POSTS] += 1.0
+            for e in range(f_indptr[k], f_indptr[k + 1]):
+                cnt[C_TALKS] += 1
+                if inw:
+                    acc[lg.WOM_TALKS] += 1.0
+                _tell(f_indices[e], kol, t, soc, awareness)
+            tn = t - np.log(rs.uniform(key, kol, c, SLOT_POST)) / par[P_KOL_RATE]
+            if tn < horizon:
+                _push(soc, tn, cid)
+
+
+@njit(cache=True)
+def rebase(soc, t0):
+    """Move the intent's reference time to ``t0`` (scale every stored value down)."""
+    par = soc[K_PAR]
+    f = np.exp(-(t0 - par[P_T0]) * par[P_DECAY])
+    intent = soc[K_INTENT]
+    for i in range(intent.shape[0]):
+        intent[i] = intent[i] * f
+    par[P_T0] = t0
