@@ -47,6 +47,15 @@ SCALARS = (
     "store_admitted",
     "store_waited",
     "store_wait_days_sum",
+    # The membership programme (omnisim.marketing.membership; docs/model.md, "Members").
+    "members_joined",
+    "member_orders",
+    "member_revenue",
+    "points_earned",
+    "points_cost",
+    "member_days",
+    "programme_cost",
+    "delivery_fees",
 )
 (
     NEEDS,
@@ -84,7 +93,18 @@ SCALARS = (
     STORE_ADMITTED,
     STORE_WAITED,
     STORE_WAIT_DAYS_SUM,
-) = range(len(SCALARS))
+) = range(35)
+# The membership programme: members joined in the window, orders and goods revenue of members,
+# points earned and their expected cost, member-days in the window (for the cost per member),
+# the programme's cost (set when the run ends), delivery fees paid by consumers.
+MEMBERS_JOINED = SCALARS.index("members_joined")
+MEMBER_ORDERS = SCALARS.index("member_orders")
+MEMBER_REVENUE = SCALARS.index("member_revenue")
+POINTS_EARNED = SCALARS.index("points_earned")
+POINTS_COST = SCALARS.index("points_cost")
+MEMBER_DAYS = SCALARS.index("member_days")
+PROGRAMME_COST = SCALARS.index("programme_cost")
+DELIVERY_FEES = SCALARS.index("delivery_fees")
 
 # Columns of the per-channel table.
 CHANNEL_COLUMNS = ("orders", "units", "revenue", "brand_take", "lost_units", "considered")

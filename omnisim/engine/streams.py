@@ -41,10 +41,12 @@ STREAM_NAMES: tuple[str, ...] = (
     "review",
     "supply",
     "switch",
+    "membership",  # the membership programme: initial members' channel, joining at checkout
 )
 POPULATION, NEED, SEARCH, CONSIDER, CHOICE, TRAVEL, SERVICE, DELIVERY, REVIEW, SUPPLY, SWITCH = (
-    range(len(STREAM_NAMES))
+    range(11)
 )
+MEMBERSHIP = STREAM_NAMES.index("membership")
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
