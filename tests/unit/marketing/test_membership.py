@@ -366,7 +366,7 @@ def test_a_neutral_programme_changes_no_existing_kpi():
     today's member discount and bonus."""
     off = simulate_replication(scenario()).kpis
     data = small_market()
-    data["membership"] = {"point_value": 0.0}
+    data["membership"] = {}
     on = simulate_replication(scenario_from_dict(data)).kpis
     assert {name: on[name] for name in off} == off
     assert on["members_joined"] == 0 and on["membership_cost"] == 0
