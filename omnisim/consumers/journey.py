@@ -45,6 +45,7 @@ from omnisim.engine.buckets import P_BUCKET_END, insert
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.prefetch import prefetch
 from omnisim.marketing import media as md
+from omnisim.marketing import membership as ms
 from omnisim.marketing import social as so
 from omnisim.scenario.schema import Scenario
 from omnisim.supply.inventory import Inventory
@@ -179,6 +180,8 @@ class Journey:
         self.weights = _weights(sc)
         self.trail_on = trail
         self.events = 0
+        # The membership programme (docs/model.md, "Members"): its tuple is ctx[14].
+        self.membership = ms.MembershipState(sc, pop.member, pop.segment, keys[rs.MEMBERSHIP])
         self._scratch = (np.empty(chan.n), np.empty(chan.n), np.empty(chan.n, dtype=np.bool_))
         self._ctx_static = (
             pop.arrays(),
@@ -195,6 +198,7 @@ class Journey:
             inventory.asked,
             media.arrays if media is not None else md.off_arrays(),  # ctx[12]: the media plan
             so.disabled_ctx() if social is None else social,  # ctx[13]: word of mouth
+            self.membership.arrays(),  # ctx[14]: the membership programme
         )
         # Each consumer's live calendar time when clicks can make entries stale (else empty).
         self._due = self._ctx_static[12][md.DUE]
@@ -256,7 +260,8 @@ def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
 # `Inventory.asked`, the units consumers asked for at each node; ctx[12] is the media plan
 # (`omnisim.marketing.media`). `sched` is (heap ids, heap times, calendar wheel, due): `due`
 # holds each consumer's live calendar time when media clicks can leave stale entries. ctx[13]
-# is word of mouth's tuple (`omnisim.marketing.social`, its `P_ON` flag 0 without `social`).
+# is word of mouth's tuple (`omnisim.marketing.social`, its `P_ON` flag 0 without `social`);
+# ctx[14] is the membership programme's tuple (`omnisim.marketing.membership`).
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -354,11 +359,17 @@ def _end_journey(i, t, ctx, sched, counts):
         _schedule(sched, counts, i, t_next)
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _member_benefit(i, c, ctx):
+    """(price factor, utility bonus, points value as a fraction of the price, delivery fee) of
+    consumer i in channel c (docs/model.md, "Members")."""
+    return ms.benefit(i, c, ctx[0][3], ctx[2][7], ctx[2][9], ctx[8][W_MEMBER], ctx[14])
+
+
 @njit(cache=True, _nrt=False)
 def _price(i, c, t, ctx) -> tuple[float, bool, bool]:
     """(price, promotion running, channel open) consumer i sees in channel c at t."""
     pop, chp, w = ctx[0], ctx[2], ctx[8]
-    member = pop[3]
     live = is_open(c, t, chp[20], chp[21], chp[22])
     factor, promo = price_cut(c, t, live, chp[23], chp[24], chp[25], chp[26], chp[27])
     base = w[LIST_PRICE] * chp[0][c]
@@ -369,8 +380,9 @@ def _price(i, c, t, ctx) -> tuple[float, bool, bool]:
         if chp[28][store] > 0.0:
             base = chp[28][store]
     price = base * factor
-    if member[i] and chp[9][c]:
-        price *= 1.0 - chp[7][c]
+    member_factor, _, _, _ = _member_benefit(i, c, ctx)
+    if member_factor != 1.0:
+        price *= member_factor
     return price, promo, live
 
 
@@ -483,7 +495,7 @@ def _need(i, t, ctx, sched, trail, counts, do_trail):
 @njit(cache=True, inline="always", _nrt=False)
 def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
     pop, seg, chp, w, keys, led = ctx[0], ctx[1], ctx[2], ctx[8], ctx[9], ctx[10]
-    segment, region, member, habit = pop[0], pop[1], pop[3], pop[4]
+    segment, region, habit = pop[0], pop[1], pop[4]
     journey, failed, switches, min_price = pop[6], pop[10], pop[11], pop[13]
     acc, ch_acc, lwin = led[0], led[1], led[5]
     rating_sum, rating_n = ctx[7]
@@ -519,8 +531,13 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
         cons[c] = ok
         if ok:
             n_cons += 1
-            if p < seen:
-                seen = p
+            # Membership and delivery fee (docs/model.md, "Members"): the price per unit paid
+            # includes the fee; the price weighed is also net of the points' value.
+            _, bonus, cut, fee = _member_benefit(i, c, ctx)
+            paid = p + fee / pop[14][i] if fee > 0.0 else p
+            weighed = paid - p * cut if cut > 0.0 else paid
+            if paid < seen:
+                seen = paid
             if first and inw:
                 ch_acc[c, lg.CH_CONSIDERED] += 1.0
             # Utility (docs/model.md, "Decision").
@@ -531,15 +548,15 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
             v = (
                 chp[1][c]
                 + w[W_HABIT] * habit[i, c]
-                - seg[1][s] * np.log(p / w[REFERENCE_PRICE])
+                - seg[1][s] * np.log(weighed / w[REFERENCE_PRICE])
                 - seg[2][s] * wait
                 + seg[3][s] * (rating - 3.0)
                 + w[W_AWARENESS] * aware
             )
             if promo:
                 v += w[W_PROMO]
-            if member[i] and chp[9][c]:
-                v += w[W_MEMBER]
+            if bonus != 0.0:
+                v += bonus
             if social:
                 v += intent
             util[c] = v
@@ -714,8 +731,13 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
         pop[18][i] += 1
     elif t < lwin[0]:
         pop[20][i] = True  # bought during the warm-up (lifecycle KPIs)
+    # Membership: points, tier, joining at checkout; the delivery fee paid (docs/model.md,
+    # "Members").
+    fee = ms.purchase(
+        i, t, c, value, pop[3], chp[9], pop[6][i], ctx[9][rs.MEMBERSHIP], ctx[14], acc, lwin
+    )
     pop[19][i] = True
-    pop[15][i] = p
+    pop[15][i] = p if fee == 0.0 else p + fee / q
     if w[AWARE_AFTER] > 0.0:
         pop[2][i] = 1.0
     so.on_purchase(i, t, pop[2][i], ctx[13])  # word of mouth: a new adopter starts talking

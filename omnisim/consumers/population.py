@@ -29,7 +29,8 @@ def bytes_per_consumer(n_channels: int) -> int:
     state = 2 + 2 + 4 + 1 + 1 + 4 + 8 + 1 + 2 + 2 + 1 + 1 + 4 + 2 + 4 + 4 + 4 + 2 + 1 + 1
     habits = 4 * n_channels
     calendar = 12 * 2  # id + time, with room for the slot partition copy
-    return state + habits + calendar + 64
+    membership = 1 + 1 + 4  # membership programme: joined channel, tier, qualifying amount
+    return state + habits + calendar + membership + 64
 
 
 class Population:

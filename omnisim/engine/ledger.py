@@ -53,6 +53,15 @@ SCALARS = (
     # follower told) and KOL posts.
     "wom_talks",
     "kol_posts",
+    # The membership programme (omnisim.marketing.membership; docs/model.md, "Members").
+    "members_joined",
+    "member_orders",
+    "member_revenue",
+    "points_earned",
+    "points_cost",
+    "member_days",
+    "programme_cost",
+    "delivery_fees",
 )
 (
     NEEDS,
@@ -94,6 +103,17 @@ SCALARS = (
 MEDIA_SPEND = SCALARS.index("media_spend")  # media plan
 WOM_TALKS = SCALARS.index("wom_talks")  # word of mouth
 KOL_POSTS = SCALARS.index("kol_posts")  # word of mouth
+# The membership programme: members joined in the window, orders and goods revenue of members,
+# points earned and their expected cost, member-days in the window (for the cost per member),
+# the programme's cost (set when the run ends), delivery fees paid by consumers.
+MEMBERS_JOINED = SCALARS.index("members_joined")
+MEMBER_ORDERS = SCALARS.index("member_orders")
+MEMBER_REVENUE = SCALARS.index("member_revenue")
+POINTS_EARNED = SCALARS.index("points_earned")
+POINTS_COST = SCALARS.index("points_cost")
+MEMBER_DAYS = SCALARS.index("member_days")
+PROGRAMME_COST = SCALARS.index("programme_cost")
+DELIVERY_FEES = SCALARS.index("delivery_fees")
 
 # Columns of the per-channel table.
 CHANNEL_COLUMNS = ("orders", "units", "revenue", "brand_take", "lost_units", "considered")

@@ -316,6 +316,10 @@ class Simulation:
         media = self.media.ledger() if self.media is not None else None
         if media is not None:
             self.ledger.acc[lg.MEDIA_SPEND] = sum(media["spend"])
+        # The membership programme's cost over the window (docs/model.md, "Members").
+        programme = self.journey.membership
+        acc = self.ledger.acc
+        acc[lg.PROGRAMME_COST] = programme.programme_cost(self.sc, float(acc[lg.MEMBER_DAYS]))
         ledger = self.ledger.as_dict()
         pop = self.population
         ledger["consumers"] = pop.n
@@ -339,11 +343,15 @@ class Simulation:
         if self.network is not None:
             sales = {col: self.ledger.node[:, j] for j, col in enumerate(lg.NODE_COLUMNS)}
             ledger["network"] = self.network.records(sales)
+        if programme.on:
+            ledger["membership"] = programme.records(pop.member)
         meta = {
             "channels": list(self.channels.names),
             "nodes": list(self.inventory.names),
             "prior_rating": self.sc.journey.reviews.prior_rating,
         }
+        if programme.fee.any():
+            meta["delivery_fees"] = True
         final = {
             "stages": dict(zip(STAGE_NAMES, ledger["stage_counts"], strict=True)),
             "rating": dict(zip(self.channels.names, ledger["final_rating"], strict=True)),

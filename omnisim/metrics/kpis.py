@@ -28,6 +28,9 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         brand_take, dealer_take, cogs, holding, replenishment = _brand_with_network(L, net)
     brand_profit = brand_take - cogs - L["order_costs"] - channel_fixed - holding - replenishment
     brand_profit -= L.get("media_spend", 0.0)  # media plan (0 without one)
+    # Membership programme and delivery fees (docs/model.md, "Members"): all 0 without them.
+    brand_profit += L.get("delivery_fees", 0.0)
+    brand_profit -= L.get("points_cost", 0.0) + L.get("programme_cost", 0.0)
     k: dict[str, float] = {
         "needs": L["needs"],
         "searches": L["searches"],
@@ -85,7 +88,32 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         k["adopters"] = L["social"]["adopter_share"]
         k["wom_talks"] = L["wom_talks"]
         k["kol_posts"] = L["kol_posts"]
+    # Membership programme (only with a `membership` section) and delivery fees.
+    if "membership" in L or meta.get("delivery_fees"):
+        k["delivery_fees"] = L["delivery_fees"]
+    if "membership" in L:
+        k.update(membership_kpis(L, meta))
     return {name: float(v) for name, v in k.items()}
+
+
+def membership_kpis(L: Mapping, meta: Mapping) -> dict[str, float]:
+    """KPIs of the membership programme (docs/outputs.md, "Membership")."""
+    m = L["membership"]
+    members = m["members"]
+    k: dict[str, float] = {
+        "member_share": L["member_share"],
+        "members_joined": L["members_joined"],
+        "member_revenue_share": _ratio(L["member_revenue"], L["revenue"]),
+        "member_orders": L["member_orders"],
+        "points_earned": L["points_earned"],
+        "points_cost": L["points_cost"],
+        "membership_cost": L["programme_cost"],
+    }
+    for i, name in enumerate(meta["channels"]):
+        k[f"members_joined.{name}"] = m["ch_members_joined"][i]
+    for name, count in zip(m["tiers"], m["tier_members"], strict=True):
+        k[f"tier_share.{name}"] = _ratio(count, members)
+    return k
 
 
 def _brand_with_network(L: Mapping, net: Mapping) -> tuple[float, float, float, float, float]:

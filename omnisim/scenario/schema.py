@@ -263,6 +263,15 @@ class Channel(_Model):
     recognises_membership: bool = Field(
         True, description="Whether members get their benefits in this channel."
     )
+    delivery_fee: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Online: fee the consumer pays per order on top of the goods (currency / order); "
+            "it enters the price per unit the consumer weighs and pays, and offsets the "
+            "brand's order cost. A membership tier with free_delivery waives it. Offline "
+            "channels charge none."
+        ),
+    )
     sessions: LivestreamSessions | None = Field(
         None,
         description=(
@@ -1023,6 +1032,115 @@ class Social(_Model):
 
 
 # --------------------------------------------------------------------------------------------
+# The membership programme (docs/model.md, "Members"; omnisim.marketing.membership)
+
+MAX_TIERS = 16
+"""Most tiers a membership programme may have (a member's tier is kept in one byte)."""
+
+
+class MembershipTier(_Model):
+    name: str = Field(description="Tier name, unique; used in KPI names (tier_share.<name>).")
+    min_spend: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Qualifying spend (currency) or points (with qualifying: points) since joining "
+            "from which a member is in this tier; the first tier has 0, later ones increase."
+        ),
+    )
+    discount: Fraction = Field(
+        0.0,
+        description=(
+            "Price cut for members of the tier where they are recognised (fraction); the larger "
+            "of it and the channel's member_discount applies."
+        ),
+    )
+    points_per_currency: NonNegFloat = Field(
+        0.0, description="Points earned per currency unit paid for goods (points / currency)."
+    )
+    free_delivery: bool = Field(
+        False, description="Whether the tier waives the online channels' delivery_fee."
+    )
+
+
+class Qualifying(StrEnum):
+    spend = "spend"
+    points = "points"
+
+
+class Recognition(StrEnum):
+    everywhere = "everywhere"
+    where_joined = "where_joined"
+
+
+class Membership(_Model):
+    tiers: list[MembershipTier] = Field(
+        default_factory=lambda: [MembershipTier(name="member")],
+        min_length=1,
+        max_length=MAX_TIERS,
+        description=(
+            "Tiers in increasing order of min_spend (the first at 0); a member is in the highest "
+            "tier whose min_spend their qualifying amount reaches. Tiers never go down."
+        ),
+    )
+    qualifying: Qualifying = Field(
+        Qualifying.spend,
+        description=(
+            "What tier thresholds count since joining: spend (currency paid for goods where "
+            "recognised) or points (points earned)."
+        ),
+    )
+    recognition: Recognition = Field(
+        Recognition.everywhere,
+        description=(
+            "everywhere: one programme in every channel that recognises_membership "
+            "(omnichannel); where_joined: a member's benefits apply only in the channel where "
+            "they joined (multichannel)."
+        ),
+    )
+    point_value: NonNegFloat = Field(
+        0.01, description="What one redeemed point is worth (currency / point)."
+    )
+    redemption_rate: Fraction = Field(
+        0.7,
+        description=(
+            "Probability that a point earned is redeemed (fraction); the brand's expected cost "
+            "of a point is point_value * redemption_rate, booked when it is earned."
+        ),
+    )
+    join_probability: Fraction = Field(
+        0.0,
+        description=(
+            "Probability that a non-member joins at checkout, per purchase in a channel that "
+            "recognises membership."
+        ),
+    )
+    join_probability_by_channel: dict[str, Fraction] = Field(
+        default_factory=dict,
+        description=(
+            "Per-channel overrides of join_probability, {channel: probability}; only channels "
+            "that recognise membership."
+        ),
+    )
+    initial_channel: str | None = Field(
+        None,
+        description=(
+            "Channel where the initial members (segments' membership_share) joined; omitted = "
+            "drawn per member from their segment's habits over the recognising channels."
+        ),
+    )
+    fixed_cost_per_day: NonNegFloat = Field(
+        0.0, description="Brand's fixed cost of running the programme (currency / day)."
+    )
+    cost_per_member_per_year: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Brand's cost per member (service, communication) (currency / member / year), "
+            "accrued per day of membership in the window."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Engine settings and the scenario
 
 
@@ -1085,6 +1203,14 @@ class Scenario(_Model):
     social: Social | None = Field(
         None,
         description="Word of mouth over a social graph; omitted = no word of mouth.",
+    )
+    membership: Membership | None = Field(
+        None,
+        description=(
+            "The membership programme: tiers, points, recognition, recruitment and costs; "
+            "omitted = members (segments' membership_share) get the channels' member_discount "
+            "and the choice bonus, and nobody joins."
+        ),
     )
     strategies: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
@@ -1210,6 +1336,7 @@ def cross_reference_problems(sc: Scenario) -> list[tuple[Loc, str]]:
     out.extend(_network_problems(sc, regions))
     out.extend(_media_problems(sc))
     out.extend(_social_problems(sc))
+    out.extend(_membership_problems(sc))
     return out
 
 
@@ -1268,6 +1395,57 @@ def _media_problems(sc: Scenario) -> list[tuple[Loc, str]]:
                 (
                     (*at, "adstock_half_life_days"),
                     f"must be at least a quarter of the bucket width ({bucket_days / 4:g} days)",
+                )
+            )
+    return out
+
+
+def _membership_problems(sc: Scenario) -> list[tuple[Loc, str]]:
+    """Problems of the membership programme and of the channels' delivery fees."""
+    out: list[tuple[Loc, str]] = []
+    for i, c in enumerate(sc.channels):
+        if c.delivery_fee > 0.0 and c.type in OFFLINE_TYPES:
+            out.append(
+                (
+                    ("channels", i, "delivery_fee"),
+                    f"only online channels charge a delivery fee (this one is {c.type.value!r})",
+                )
+            )
+    m = sc.membership
+    if m is None:
+        return out
+    recognising = {c.name: c.recognises_membership for c in sc.channels}
+    seen: set[str] = set()
+    for k, tier in enumerate(m.tiers):
+        if tier.name in seen:
+            out.append((("membership", "tiers", k, "name"), f"duplicate name {tier.name!r}"))
+        seen.add(tier.name)
+        if k == 0 and tier.min_spend != 0.0:
+            out.append(
+                (
+                    ("membership", "tiers", 0, "min_spend"),
+                    f"{tier.min_spend:g}, but the first tier starts at 0 (every member has one)",
+                )
+            )
+        elif k > 0 and tier.min_spend <= m.tiers[k - 1].min_spend:
+            out.append(
+                (
+                    ("membership", "tiers", k, "min_spend"),
+                    f"{tier.min_spend:g}, but tiers are listed in increasing order of min_spend "
+                    f"(the tier before starts at {m.tiers[k - 1].min_spend:g})",
+                )
+            )
+    named = [(("join_probability_by_channel", c), c) for c in m.join_probability_by_channel]
+    if m.initial_channel is not None:
+        named.append((("initial_channel",), m.initial_channel))
+    for loc, c in named:
+        if c not in recognising:
+            out.append((("membership", *loc), f"unknown channel {c!r}"))
+        elif not recognising[c]:
+            out.append(
+                (
+                    ("membership", *loc),
+                    f"channel {c!r} does not recognise membership: nobody joins there",
                 )
             )
     return out
