@@ -349,12 +349,27 @@ def test_intent_bounded_by_tells_and_satisfaction():
 
 def test_intent_moves_purchases_its_way():
     """Paired runs (common random numbers): a positive intent weight raises purchases when
-    tellers are mostly satisfied (base satisfaction 0.5); a negative one lowers them."""
+    tellers are satisfied; a negative one lowers them."""
     common = {"imitation_per_day": 1.0, "intent_per_satisfaction": 1.0}
-    k0 = Simulation(social_market(4000, 40.0, intent_weight=0.0, **common), 0).run().kpis
-    kp = Simulation(social_market(4000, 40.0, intent_weight=2.0, **common), 0).run().kpis
-    kn = Simulation(social_market(4000, 40.0, intent_weight=-2.0, **common), 0).run().kpis
-    assert kp["purchases"] > k0["purchases"] > kn["purchases"]
+
+    def purchases(weight: float) -> float:
+        # Ample stock everywhere: the small market is otherwise stock-bound (lost sales exceed
+        # purchases), and intent could then move only who gets the stock, not how much sells.
+        data = social_market(4000, 40.0, intent_weight=weight, **common).model_dump()
+        for node in data["nodes"]:
+            node["replenishment"].update(order_up_to=10**6, reorder_point=None)
+            node["initial_stock"] = 10**6
+        # No satisfaction noise: tellers are (nearly all) satisfied, so intent is one-signed.
+        # With noise, intent spreads both ways and, at the market's high conversion, a larger
+        # weight can lower purchases (the logit is concave there), which says nothing of sign.
+        data["journey"]["satisfaction"].update(noise_sd=0.0, base=1.0)
+        return Simulation(Scenario.model_validate(data), 0).run().kpis["purchases"]
+
+    # About 9,500 purchases: a Poisson sd of ~100 unpaired, far less paired; intents of a few
+    # units at weight +-2 move utility by several units, an effect of many hundred purchases.
+    k0, kp, kn = purchases(0.0), purchases(2.0), purchases(-2.0)
+    assert kp > k0 + 300
+    assert kn < k0 - 300
 
 
 # --------------------------------------------------------------------------------------------
