@@ -61,4 +61,8 @@ def warm_kernels(scenario: Scenario) -> None:
     tiny.market.consumers = min(scenario.market.consumers, 200)
     tiny.horizon_days = min(scenario.horizon_days, 5.0)
     tiny.warmup_days = 0.0
+    kols = tiny.social.kols if tiny.social is not None else None
+    if kols is not None:  # KOL audiences are drawn among the other consumers: fit them in
+        kols.count = min(kols.count, 10)
+        kols.followers = min(kols.followers, tiny.market.consumers - 1)
     Simulation(tiny, 0).run()
