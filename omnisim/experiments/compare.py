@@ -201,12 +201,17 @@ def comparison_table(
     """The tidy comparison: a row per strategy and KPI (see `compare`)."""
     diff_fn = welch_interval if independent else paired_interval
     base_rows = rows[baseline]
-    kpis = list(base_rows[0]) if base_rows else []
+    # Strategies may differ in which KPIs they produce (one adds a media plan, another drops
+    # the dealer network): every KPI any strategy has, NaN where a strategy lacks it.
+    kpis: list[str] = []
+    for rs in rows.values():
+        kpis += [k for k in (rs[0] if rs else {}) if k not in kpis]
+    nan = float("nan")
     records = []
     for n, rs in rows.items():
         for k in kpis:
-            x = [r[k] for r in rs]
-            b = [r[k] for r in base_rows]
+            x = [r.get(k, nan) for r in rs]
+            b = [r.get(k, nan) for r in base_rows]
             m, lo, hi = t_interval(x)
             d, dlo, dhi = diff_fn(x, b)
             records.append((n, k, m, lo, hi, d, dlo, dhi))

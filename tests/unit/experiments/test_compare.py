@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
 from builders import small_market
 
-from omnisim.experiments.compare import compare, resolve_strategies
+from omnisim.experiments.compare import compare, comparison_table, resolve_strategies
 from omnisim.scenario.loading import ScenarioError
 
 
@@ -109,3 +110,17 @@ def test_strategy_names_are_checked(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as e:
         resolve_strategies(path, ["nope", "baseline", "baseline"], "zzz")
     assert len(e.value.problems) == 3
+
+
+def test_strategies_with_different_kpis_compare_on_the_union() -> None:
+    """A strategy that adds a feature (a media plan) has KPIs the baseline lacks, and the other
+    way round: every KPI appears, NaN where a strategy does not produce it."""
+    base = [{"revenue": 10.0, "dealers": 3.0}, {"revenue": 12.0, "dealers": 3.0}]
+    media = [{"revenue": 13.0, "media_spend": 5.0}, {"revenue": 15.0, "media_spend": 7.0}]
+    table = comparison_table({"baseline": base, "media": media}, "baseline", independent=False)
+    assert list(dict.fromkeys(table["kpi"])) == ["revenue", "dealers", "media_spend"]
+    got = table.set_index(["strategy", "kpi"])
+    assert got.loc[("media", "revenue"), "diff"] == pytest.approx(3.0)
+    assert got.loc[("media", "media_spend"), "mean"] == pytest.approx(6.0)
+    assert math.isnan(got.loc[("media", "media_spend"), "diff"])
+    assert math.isnan(got.loc[("media", "dealers"), "mean"])
