@@ -90,6 +90,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from omnisim.engine.simulation import Simulation
+    from omnisim.experiments.runs import small_copy
     from omnisim.scenario.loading import load_scenario
 
     overrides = []
@@ -103,11 +104,7 @@ def main() -> None:
 
     # Warm-up: load (or compile) the kernels on a small copy of the scenario.
     t0 = time.perf_counter()
-    warm = sc.model_copy(deep=True)
-    warm.market.consumers = 2000
-    warm.horizon_days = min(sc.horizon_days, 40.0)
-    warm.warmup_days = 0.0
-    Simulation(warm, 0).run()
+    Simulation(small_copy(sc, 2000, 40.0), 0).run()
     warmup_s = time.perf_counter() - t0
 
     reset = reset_peak_rss()

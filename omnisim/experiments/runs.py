@@ -53,16 +53,22 @@ def run_specs(specs: Sequence[RunSpec]) -> list[RunRecord]:
     return out
 
 
+def small_copy(scenario: Scenario, consumers: int, days: float) -> Scenario:
+    """A copy of ``scenario`` with at most ``consumers`` consumers and ``days`` days and no
+    warm-up, every part kept on (to load the compiled kernels cheaply)."""
+    small = scenario.model_copy(deep=True)
+    small.market.consumers = min(scenario.market.consumers, consumers)
+    small.horizon_days = min(scenario.horizon_days, days)
+    small.warmup_days = 0.0
+    kols = small.social.kols if small.social is not None else None
+    if kols is not None:  # KOL audiences are drawn among the other consumers: fit them in
+        kols.count = min(kols.count, 10)
+        kols.followers = min(kols.followers, small.market.consumers - 1)
+    return small
+
+
 def warm_kernels(scenario: Scenario) -> None:
     """Load (or compile, the first time) the compiled kernels in this process with a tiny copy
     of ``scenario``, so that pool workers find them in the on-disk cache instead of all
     compiling them at once."""
-    tiny = scenario.model_copy(deep=True)
-    tiny.market.consumers = min(scenario.market.consumers, 200)
-    tiny.horizon_days = min(scenario.horizon_days, 5.0)
-    tiny.warmup_days = 0.0
-    kols = tiny.social.kols if tiny.social is not None else None
-    if kols is not None:  # KOL audiences are drawn among the other consumers: fit them in
-        kols.count = min(kols.count, 10)
-        kols.followers = min(kols.followers, tiny.market.consumers - 1)
-    Simulation(tiny, 0).run()
+    Simulation(small_copy(scenario, 200, 5.0), 0).run()
