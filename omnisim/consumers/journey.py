@@ -29,6 +29,7 @@ from omnisim.channels.catalog import ChannelTable, Geography, is_open, price_cut
 from omnisim.channels.service import ADMITTED, FULL, STOCKOUT, StoreQueues, arrival_time
 from omnisim.channels.service import service_time as _service_time
 from omnisim.channels.service import visit as _visit
+from omnisim.consumers import lifecycle as lcm
 from omnisim.consumers.needs import NeedClock, draw_interval, to_op, to_real
 from omnisim.consumers.population import (
     CHURNED,
@@ -176,6 +177,7 @@ class Journey:
         self.trail_on = trail
         self.events = 0
         self._scratch = (np.empty(chan.n), np.empty(chan.n), np.empty(chan.n, dtype=np.bool_))
+        self.lifecycle = lcm.CustomerLifecycle(sc, pop.n, ledger)  # ctx[15]
         self._ctx_static = (
             pop.arrays(),
             self.seg,
@@ -189,6 +191,10 @@ class Journey:
             keys,
             ledger.arrays(),
             inventory.asked,
+            (),  # ctx[12]: placeholder (another feature's tuple)
+            (),  # ctx[13]: placeholder
+            (),  # ctx[14]: placeholder
+            self.lifecycle.ctx_tuple(),  # ctx[15]: customer lifecycle (lifecycle.py)
         )
 
     def rating(self) -> np.ndarray:
@@ -245,7 +251,8 @@ def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------
 # The kernel. `ctx` bundles every array it reads or updates (see Journey.__init__); ctx[11] is
-# `Inventory.asked`, the units consumers asked for at each node.
+# `Inventory.asked`, the units consumers asked for at each node; ctx[15] is the customer
+# lifecycle's tuple (`omnisim.consumers.lifecycle`).
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -414,6 +421,8 @@ def advance_batch(ev_ids, ev_t, ctx, sched, trail, counts, do_trail, price, util
             _arrive(i, t, ctx, sched, trail, counts, do_trail)
         elif s == FULFILMENT:
             _review(i, t, ctx, sched, trail, counts, do_trail)
+        elif s == CHURNED:  # scheduled only with lifecycle.winback_days
+            _win_back(i, t, ctx, sched, trail, counts, do_trail)
 
 
 @njit(cache=True, _nrt=False)
@@ -590,6 +599,7 @@ def _order_online(i, t, c, p, ctx, sched, trail, counts, do_trail):
         acc[lg.DELIVERY_DAYS_SUM] += lead
         if late > 0.0:
             acc[lg.LATE_ORDERS] += 1.0
+        _promotion_spend(c, t, got, p, ctx)
     # Units in transit, integrated over the window (Little's law: L = lambda W).
     a = t if t > lwin[0] else lwin[0]
     b = t + lead if t + lead < lwin[1] else lwin[1]
@@ -641,6 +651,8 @@ def _arrive(i, t, ctx, sched, trail, counts, do_trail):
     pop[16][i] = start - t
     pop[17][i] = 0.0
     p, _, _ = _price(i, c, t, ctx)
+    if _in(lwin, end):
+        _promotion_spend(c, t, got, p, ctx)  # priced at arrival, bought at the end of service
     _, u_use = rs.uniform2(keys[rs.DELIVERY], i, j, sw)
     _purchase(i, end, c, store, got, p, end, u_use, ctx, sched, trail, counts, do_trail)
 
@@ -678,6 +690,8 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
         pop[18][i] += 1
     elif t < lwin[0]:
         pop[20][i] = True  # bought during the warm-up (lifecycle KPIs)
+    margin = brand - q * w[UNIT_COST] - chp[5][c]
+    lcm.on_purchase(i, t, c, margin, _in(lwin, t), ctx[15], acc, ch_acc)
     pop[19][i] = True
     pop[15][i] = p
     if w[AWARE_AFTER] > 0.0:
@@ -773,5 +787,30 @@ def _review(i, t, ctx, sched, trail, counts, do_trail):
             acc[lg.CHURNED] += 1.0
         pop[5][i] = CHURNED
         _row(trail, counts, do_trail, tr.CHURN, t, i, -1, -1, 0, np.nan)
+        t_back = lcm.on_churn(i, j, t, inw, ctx[15], keys[rs.WINBACK])
+        if t_back < lwin[1]:
+            _schedule(sched, counts, i, t_back)
         return
+    _end_journey(i, t, ctx, sched, counts)
+
+
+@njit(cache=True, _nrt=False)
+def _promotion_spend(c, t_price, q, p, ctx):
+    """Customer lifecycle: the price cut promotions gave on an in-window purchase."""
+    chp = ctx[2]
+    cut = lcm.promotion_cut(c, t_price, q, p, chp[24], chp[25], chp[26], chp[27])
+    ctx[10][1][c, lg.CH_PROMOTION_SPEND] += cut
+
+
+@njit(cache=True, _nrt=False)
+def _win_back(i, t, ctx, sched, trail, counts, do_trail):
+    """Customer lifecycle: a churned consumer comes back to the brand; their next need is drawn
+    afresh from the forward-recurrence law (as at the start of the run) from now on."""
+    pop, seg, keys, led = ctx[0], ctx[1], ctx[9], ctx[10]
+    if _in(led[5], t):
+        led[0][lg.WON_BACK] += 1.0
+    _row(trail, counts, do_trail, tr.WIN_BACK, t, i, -1, -1, 0, np.nan)
+    s, j = pop[0][i], pop[6][i]
+    x = draw_interval(s, seg[6], seg[7], seg[8], seg[9], seg[10], keys[rs.WINBACK], i, j, True)
+    pop[7][i] = to_op(ctx[6][0], t) + x
     _end_journey(i, t, ctx, sched, counts)

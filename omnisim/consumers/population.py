@@ -29,7 +29,8 @@ def bytes_per_consumer(n_channels: int) -> int:
     state = 2 + 2 + 4 + 1 + 1 + 4 + 8 + 1 + 2 + 2 + 1 + 1 + 4 + 2 + 4 + 4 + 4 + 2 + 1 + 1
     habits = 4 * n_channels
     calendar = 12 * 2  # id + time, with room for the slot partition copy
-    return state + habits + calendar + 64
+    lifecycle = 12  # customer lifecycle state (omnisim/consumers/lifecycle.py)
+    return state + habits + calendar + lifecycle + 64
 
 
 class Population:

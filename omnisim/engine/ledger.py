@@ -47,6 +47,10 @@ SCALARS = (
     "store_admitted",
     "store_waited",
     "store_wait_days_sum",
+    # Customer lifecycle (omnisim/consumers/lifecycle.py).
+    "won_back",
+    "clv_sum",
+    "clv_cohort",
 )
 (
     NEEDS,
@@ -84,19 +88,49 @@ SCALARS = (
     STORE_ADMITTED,
     STORE_WAITED,
     STORE_WAIT_DAYS_SUM,
+    # Customer lifecycle.
+    WON_BACK,
+    CLV_SUM,
+    CLV_COHORT,
 ) = range(len(SCALARS))
 
 # Columns of the per-channel table.
-CHANNEL_COLUMNS = ("orders", "units", "revenue", "brand_take", "lost_units", "considered")
-CH_ORDERS, CH_UNITS, CH_REVENUE, CH_BRAND, CH_LOST, CH_CONSIDERED = range(len(CHANNEL_COLUMNS))
+CHANNEL_COLUMNS = (
+    "orders",
+    "units",
+    "revenue",
+    "brand_take",
+    "lost_units",
+    "considered",
+    # Customer lifecycle: customers recruited by the channel (first purchase ever in the
+    # window), and the price cut promotions gave on its in-window purchases (currency).
+    "new_customers",
+    "promotion_spend",
+)
+(
+    CH_ORDERS,
+    CH_UNITS,
+    CH_REVENUE,
+    CH_BRAND,
+    CH_LOST,
+    CH_CONSIDERED,
+    CH_NEW_CUSTOMERS,
+    CH_PROMOTION_SPEND,
+) = range(len(CHANNEL_COLUMNS))
 # Columns of the per-node table.
 # Consumer revenue and its platform and brand parts per node let the KPIs re-assign the sales of
 # dealer-supplied stores to those stores when a dealer network exists (docs/model.md, 17a).
 NODE_COLUMNS = ("units", "lost_units", "revenue", "platform_take", "brand_take")
 ND_UNITS, ND_LOST, ND_REVENUE, ND_PLATFORM, ND_BRAND = range(len(NODE_COLUMNS))
 # Columns of the time series (one row per period).
-SERIES_COLUMNS = ("needs", "purchases", "revenue")
-TS_NEEDS, TS_PURCHASES, TS_REVENUE = range(len(SERIES_COLUMNS))
+SERIES_COLUMNS = (
+    "needs",
+    "purchases",
+    "revenue",
+    # Customer lifecycle: customers active at the period's end (filled at the end of the run).
+    "active_customers",
+)
+TS_NEEDS, TS_PURCHASES, TS_REVENUE, TS_ACTIVE_CUSTOMERS = range(len(SERIES_COLUMNS))
 
 
 class Ledger:

@@ -242,8 +242,10 @@ class Simulation:
                 self.trail.abort()
             raise
         wall = time.perf_counter() - start
-        ledger = self.ledger.as_dict()
         pop = self.population
+        # Customer lifecycle: fills the active-customer series, so before `as_dict`.
+        lifecycle = self.journey.lifecycle.finish(self.ledger, pop.purchases_in_window)
+        ledger = self.ledger.as_dict() | lifecycle
         ledger["consumers"] = pop.n
         ledger["buyers"] = int((pop.purchases_in_window > 0).sum())
         ledger["repeat_buyers"] = int((pop.purchases_in_window > 1).sum())

@@ -41,10 +41,22 @@ STREAM_NAMES: tuple[str, ...] = (
     "review",
     "supply",
     "switch",
+    "winback",  # customer lifecycle: win-back delay and the returning consumer's next need
 )
-POPULATION, NEED, SEARCH, CONSIDER, CHOICE, TRAVEL, SERVICE, DELIVERY, REVIEW, SUPPLY, SWITCH = (
-    range(len(STREAM_NAMES))
-)
+(
+    POPULATION,
+    NEED,
+    SEARCH,
+    CONSIDER,
+    CHOICE,
+    TRAVEL,
+    SERVICE,
+    DELIVERY,
+    REVIEW,
+    SUPPLY,
+    SWITCH,
+    WINBACK,
+) = range(len(STREAM_NAMES))
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
