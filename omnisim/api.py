@@ -11,7 +11,13 @@ from pathlib import Path
 import pandas as pd
 
 from omnisim.experiments.compare import compare as _compare
-from omnisim.experiments.outputs import atomic_write_text, csv_text, environment_info, json_text
+from omnisim.experiments.outputs import (
+    atomic_write_text,
+    csv_text,
+    environment_info,
+    json_text,
+    timeseries_rows,
+)
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS, run_replications
 from omnisim.experiments.stats import parse_targets
 from omnisim.experiments.sweep import sweep
@@ -117,9 +123,17 @@ def simulate(
         atomic_write_text(
             out_dir / "replications.csv", csv_text(result.rows, "replication", range(reps))
         )
+        series = [row for r in result.results for row in timeseries_rows(r.ledger, r.replication)]
+        atomic_write_text(out_dir / "timeseries.csv", _series_csv(series))
         atomic_write_text(out_dir / "manifest.json", json_text(manifest))
         atomic_write_text(out_dir / "summary.json", json_text(summary))
     return RunOutput(sc.name, strategy, seed, reps, result.summary, result.rows, manifest, out_dir)
+
+
+def _series_csv(rows: list[dict]) -> str:
+    """``timeseries.csv``: rows keyed by replication and period (the first two columns)."""
+    rest = [{k: v for k, v in r.items() if k != "replication"} for r in rows]
+    return csv_text(rest, "replication", [r["replication"] for r in rows])
 
 
 def _targets(target_ci: Mapping[str, float] | Sequence[str] | None) -> dict[str, float]:

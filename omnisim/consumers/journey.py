@@ -29,6 +29,7 @@ from omnisim.channels.catalog import ChannelTable, Geography, is_open, price_cut
 from omnisim.channels.service import ADMITTED, FULL, STOCKOUT, StoreQueues, arrival_time
 from omnisim.channels.service import service_time as _service_time
 from omnisim.channels.service import visit as _visit
+from omnisim.consumers import lifecycle as lcm
 from omnisim.consumers.needs import NeedClock, draw_interval, to_op, to_real
 from omnisim.consumers.population import (
     CHURNED,
@@ -183,6 +184,7 @@ class Journey:
         # The membership programme (docs/model.md, "Members"): its tuple is ctx[14].
         self.membership = ms.MembershipState(sc, pop.member, pop.segment, keys[rs.MEMBERSHIP])
         self._scratch = (np.empty(chan.n), np.empty(chan.n), np.empty(chan.n, dtype=np.bool_))
+        self.lifecycle = lcm.CustomerLifecycle(sc, pop.n, ledger)  # ctx[15]
         self._ctx_static = (
             pop.arrays(),
             self.seg,
@@ -199,6 +201,7 @@ class Journey:
             media.arrays if media is not None else md.off_arrays(),  # ctx[12]: the media plan
             so.disabled_ctx() if social is None else social,  # ctx[13]: word of mouth
             self.membership.arrays(),  # ctx[14]: the membership programme
+            self.lifecycle.ctx_tuple(),  # ctx[15]: customer lifecycle (lifecycle.py)
         )
         # Each consumer's live calendar time when clicks can make entries stale (else empty).
         self._due = self._ctx_static[12][md.DUE]
@@ -261,7 +264,8 @@ def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
 # (`omnisim.marketing.media`). `sched` is (heap ids, heap times, calendar wheel, due): `due`
 # holds each consumer's live calendar time when media clicks can leave stale entries. ctx[13]
 # is word of mouth's tuple (`omnisim.marketing.social`, its `P_ON` flag 0 without `social`);
-# ctx[14] is the membership programme's tuple (`omnisim.marketing.membership`).
+# ctx[14] is the membership programme's tuple (`omnisim.marketing.membership`); ctx[15] is the
+# customer lifecycle's tuple (`omnisim.consumers.lifecycle`).
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -448,6 +452,8 @@ def advance_batch(ev_ids, ev_t, ctx, sched, trail, counts, do_trail, price, util
             _arrive(i, t, ctx, sched, trail, counts, do_trail)
         elif s == FULFILMENT:
             _review(i, t, ctx, sched, trail, counts, do_trail)
+        elif s == CHURNED:  # scheduled only with lifecycle.winback_days
+            _win_back(i, t, ctx, sched, trail, counts, do_trail)
 
 
 @njit(cache=True, _nrt=False)
@@ -643,6 +649,7 @@ def _order_online(i, t, c, p, ctx, sched, trail, counts, do_trail):
         acc[lg.DELIVERY_DAYS_SUM] += lead
         if late > 0.0:
             acc[lg.LATE_ORDERS] += 1.0
+        _promotion_spend(c, t, got, p, ctx)
     # Units in transit, integrated over the window (Little's law: L = lambda W).
     a = t if t > lwin[0] else lwin[0]
     b = t + lead if t + lead < lwin[1] else lwin[1]
@@ -694,6 +701,8 @@ def _arrive(i, t, ctx, sched, trail, counts, do_trail):
     pop[16][i] = start - t
     pop[17][i] = 0.0
     p, _, _ = _price(i, c, t, ctx)
+    if _in(lwin, end):
+        _promotion_spend(c, t, got, p, ctx)  # priced at arrival, bought at the end of service
     _, u_use = rs.uniform2(keys[rs.DELIVERY], i, j, sw)
     _purchase(i, end, c, store, got, p, end, u_use, ctx, sched, trail, counts, do_trail)
 
@@ -736,6 +745,8 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
     fee = ms.purchase(
         i, t, c, value, pop[3], chp[9], pop[6][i], ctx[9][rs.MEMBERSHIP], ctx[14], acc, lwin
     )
+    margin = brand - q * w[UNIT_COST] - chp[5][c]
+    lcm.on_purchase(i, t, c, margin, _in(lwin, t), ctx[15], acc, ch_acc)
     pop[19][i] = True
     pop[15][i] = p if fee == 0.0 else p + fee / q
     if w[AWARE_AFTER] > 0.0:
@@ -834,5 +845,30 @@ def _review(i, t, ctx, sched, trail, counts, do_trail):
             acc[lg.CHURNED] += 1.0
         pop[5][i] = CHURNED
         _row(trail, counts, do_trail, tr.CHURN, t, i, -1, -1, 0, np.nan)
+        t_back = lcm.on_churn(i, j, t, inw, ctx[15], keys[rs.WINBACK])
+        if t_back < lwin[1]:
+            _schedule(sched, counts, i, t_back)
         return
+    _end_journey(i, t, ctx, sched, counts)
+
+
+@njit(cache=True, _nrt=False)
+def _promotion_spend(c, t_price, q, p, ctx):
+    """Customer lifecycle: the price cut promotions gave on an in-window purchase."""
+    chp = ctx[2]
+    cut = lcm.promotion_cut(c, t_price, q, p, chp[24], chp[25], chp[26], chp[27])
+    ctx[10][1][c, lg.CH_PROMOTION_SPEND] += cut
+
+
+@njit(cache=True, _nrt=False)
+def _win_back(i, t, ctx, sched, trail, counts, do_trail):
+    """Customer lifecycle: a churned consumer comes back to the brand; their next need is drawn
+    afresh from the forward-recurrence law (as at the start of the run) from now on."""
+    pop, seg, keys, led = ctx[0], ctx[1], ctx[9], ctx[10]
+    if _in(led[5], t):
+        led[0][lg.WON_BACK] += 1.0
+    _row(trail, counts, do_trail, tr.WIN_BACK, t, i, -1, -1, 0, np.nan)
+    s, j = pop[0][i], pop[6][i]
+    x = draw_interval(s, seg[6], seg[7], seg[8], seg[9], seg[10], keys[rs.WINBACK], i, j, True)
+    pop[7][i] = to_op(ctx[6][0], t) + x
     _end_journey(i, t, ctx, sched, counts)

@@ -30,7 +30,8 @@ def bytes_per_consumer(n_channels: int) -> int:
     habits = 4 * n_channels
     calendar = 12 * 2  # id + time, with room for the slot partition copy
     membership = 1 + 1 + 4  # membership programme: joined channel, tier, qualifying amount
-    return state + habits + calendar + membership + 64
+    lifecycle = 12  # customer lifecycle state (omnisim/consumers/lifecycle.py)
+    return state + habits + calendar + membership + lifecycle + 64
 
 
 class Population:

@@ -62,6 +62,10 @@ SCALARS = (
     "member_days",
     "programme_cost",
     "delivery_fees",
+    # Customer lifecycle (omnisim/consumers/lifecycle.py).
+    "won_back",
+    "clv_sum",
+    "clv_cohort",
 )
 (
     NEEDS,
@@ -114,10 +118,33 @@ POINTS_COST = SCALARS.index("points_cost")
 MEMBER_DAYS = SCALARS.index("member_days")
 PROGRAMME_COST = SCALARS.index("programme_cost")
 DELIVERY_FEES = SCALARS.index("delivery_fees")
+WON_BACK = SCALARS.index("won_back")  # customer lifecycle
+CLV_SUM = SCALARS.index("clv_sum")  # customer lifecycle
+CLV_COHORT = SCALARS.index("clv_cohort")  # customer lifecycle
 
 # Columns of the per-channel table.
-CHANNEL_COLUMNS = ("orders", "units", "revenue", "brand_take", "lost_units", "considered")
-CH_ORDERS, CH_UNITS, CH_REVENUE, CH_BRAND, CH_LOST, CH_CONSIDERED = range(len(CHANNEL_COLUMNS))
+CHANNEL_COLUMNS = (
+    "orders",
+    "units",
+    "revenue",
+    "brand_take",
+    "lost_units",
+    "considered",
+    # Customer lifecycle: customers recruited by the channel (first purchase ever in the
+    # window), and the price cut promotions gave on its in-window purchases (currency).
+    "new_customers",
+    "promotion_spend",
+)
+(
+    CH_ORDERS,
+    CH_UNITS,
+    CH_REVENUE,
+    CH_BRAND,
+    CH_LOST,
+    CH_CONSIDERED,
+    CH_NEW_CUSTOMERS,
+    CH_PROMOTION_SPEND,
+) = range(len(CHANNEL_COLUMNS))
 # Columns of the per-node table.
 # Consumer revenue and its platform and brand parts per node let the KPIs re-assign the sales of
 # dealer-supplied stores to those stores when a dealer network exists (docs/model.md, 17a).
@@ -131,10 +158,13 @@ SERIES_COLUMNS = (
     # Media plan: mean effective awareness at the period's end (not a sum).
     "awareness",
     "adopters",  # word of mouth: share of adopters at the period's end (0 without `social`)
+    # Customer lifecycle: customers active at the period's end (filled at the end of the run).
+    "active_customers",
 )
 TS_NEEDS, TS_PURCHASES, TS_REVENUE = range(3)
 TS_AWARENESS = SERIES_COLUMNS.index("awareness")  # media plan
 TS_ADOPTERS = SERIES_COLUMNS.index("adopters")  # word of mouth
+TS_ACTIVE_CUSTOMERS = SERIES_COLUMNS.index("active_customers")  # customer lifecycle
 
 
 class Ledger:

@@ -322,6 +322,9 @@ class Simulation:
         acc[lg.PROGRAMME_COST] = programme.programme_cost(self.sc, float(acc[lg.MEMBER_DAYS]))
         ledger = self.ledger.as_dict()
         pop = self.population
+        # Customer lifecycle: fills the active-customer series, so before `as_dict`.
+        lifecycle = self.journey.lifecycle.finish(self.ledger, pop.purchases_in_window)
+        ledger = self.ledger.as_dict() | lifecycle
         ledger["consumers"] = pop.n
         ledger["buyers"] = int((pop.purchases_in_window > 0).sum())
         ledger["repeat_buyers"] = int((pop.purchases_in_window > 1).sum())

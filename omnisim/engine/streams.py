@@ -46,6 +46,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "media",  # the media plan's impressions and clicks (omnisim.marketing.media)
     "social",  # word of mouth: the graph (generator) and talks (counter-based draws)
     "membership",  # the membership programme: initial members' channel, joining at checkout
+    "winback",  # customer lifecycle: win-back delay and the returning consumer's next need
 )
 POPULATION, NEED, SEARCH, CONSIDER, CHOICE, TRAVEL, SERVICE, DELIVERY, REVIEW, SUPPLY, SWITCH = (
     range(11)
@@ -53,6 +54,7 @@ POPULATION, NEED, SEARCH, CONSIDER, CHOICE, TRAVEL, SERVICE, DELIVERY, REVIEW, S
 MEDIA = STREAM_NAMES.index("media")
 SOCIAL = STREAM_NAMES.index("social")
 MEMBERSHIP = STREAM_NAMES.index("membership")
+WINBACK = STREAM_NAMES.index("winback")
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -36,6 +36,7 @@ EVENTS: tuple[str, ...] = (
     "use",
     "review",
     "churn",
+    "win_back",  # customer lifecycle: a churned consumer comes back
 )
 EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
 (
@@ -54,6 +55,7 @@ EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
     USE,
     REVIEW,
     CHURN,
+    WIN_BACK,
 ) = range(len(EVENTS))
 
 _SCHEMA = pa.schema(

@@ -41,6 +41,35 @@ def csv_text(rows: Sequence[Mapping[str, object]], first: str, index: Sequence[o
     return buf.getvalue()
 
 
+def timeseries_rows(ledger: Mapping, replication: int) -> list[dict[str, object]]:
+    """One row per period of a replication's ledger time series (``timeseries.csv``): the
+    period's bounds in days, every ``ts_*`` column of the ledger (sums over the period, except
+    ``active_customers``, a count at the period's end), then revenue and revenue share per
+    channel."""
+    lo, hi, width = ledger["warmup"], ledger["horizon"], ledger["period"]
+    columns = [k for k in ledger if k.startswith("ts_") and k != "ts_ch_revenue"]
+    by_channel = ledger["ts_ch_revenue"]
+    channels = ledger["meta"]["channels"]
+    n = len(by_channel)
+    rows = []
+    for p in range(n):
+        row: dict[str, object] = {
+            "replication": replication,
+            "period": p,
+            "start_day": lo + p * width,
+            "end_day": hi if p == n - 1 else lo + (p + 1) * width,
+        }
+        for k in columns:
+            row[k[3:]] = ledger[k][p]
+        total = sum(by_channel[p])
+        for c, v in zip(channels, by_channel[p], strict=True):
+            row[f"revenue.{c}"] = v
+        for c, v in zip(channels, by_channel[p], strict=True):
+            row[f"channel_share.{c}"] = v / total if total else 0.0
+        rows.append(row)
+    return rows
+
+
 def _fmt(v: object) -> object:
     if isinstance(v, float):
         return "" if v != v else repr(v)

@@ -50,11 +50,12 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         "balks": L["balks"],
         "buyers": L["buyers"],
         "churned": L["churned"],
-        "churn_rate": _ratio(L["churned"], L["consumers"]),
+        # Customer lifecycle: consumers who churned in the window / customers of the window.
+        "churn_rate": _ratio(L["churners"], L["customers"]),
         # Customer lifecycle (docs/outputs.md, "Customer lifecycle").
         "new_customers": L.get("new_customers", math.nan),
         "returning_customers": L.get("returning_customers", math.nan),
-        "active_customers": L["buyers"],
+        "active_customers": L["active_at_horizon"],
         "aov": _ratio(L["revenue"], L["purchases"], math.nan),
         "items_per_order": _ratio(L["units"], L["purchases"], math.nan),
         "satisfaction": _ratio(L["satisfaction_sum"], L["satisfaction_n"], math.nan),
@@ -80,6 +81,7 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
     for i, name in enumerate(meta["channels"]):
         k[f"channel_share.{name}"] = _ratio(L["ch_revenue"][i], revenue)
         k[f"channel_orders.{name}"] = L["ch_orders"][i]
+    k.update(lifecycle_kpis(L, meta))
     if net is not None:
         k.update(network_kpis(net))
     if "media" in L:  # media plan (docs/outputs.md, "Media")
@@ -113,6 +115,58 @@ def membership_kpis(L: Mapping, meta: Mapping) -> dict[str, float]:
         k[f"members_joined.{name}"] = m["ch_members_joined"][i]
     for name, count in zip(m["tiers"], m["tier_members"], strict=True):
         k[f"tier_share.{name}"] = _ratio(count, members)
+
+
+# ------------------------------------------------------------------------------------------
+# Customer lifecycle (docs/outputs.md, "Customer lifecycle"; omnisim/consumers/lifecycle.py)
+
+
+def media_spend_by_channel(media: Mapping | None, channels: list[str], new: list[float]) -> list:
+    """Media spend of the window attributed to each channel (currency).
+
+    ``media`` is ``ledger["media"]``: ``{"names": [...], "spend": [...], "channel": [name or
+    None, ...]}``, or None (no media: zeros). A medium with a channel gives that channel its
+    spend; the spend of media without one is spread over the channels in proportion to the new
+    customers each recruited (not at all when no channel recruited anyone)."""
+    out = [0.0] * len(channels)
+    if media is None:
+        return out
+    spend, target = media["spend"], media["channel"]
+    if len(spend) != len(target) or len(spend) != len(media["names"]):
+        raise ValueError("ledger media: names, spend and channel differ in length")
+    index = {c: i for i, c in enumerate(channels)}
+    unattributed = 0.0
+    for name, x, c in zip(media["names"], spend, target, strict=True):
+        if c is None:
+            unattributed += x
+        elif c in index:
+            out[index[c]] += x
+        else:
+            raise ValueError(f"ledger media: medium {name!r} names unknown channel {c!r}")
+    total_new = sum(new)
+    if total_new > 0:
+        for i, n in enumerate(new):
+            out[i] += unattributed * n / total_new
+    return out
+
+
+def lifecycle_kpis(L: Mapping, meta: Mapping) -> dict[str, float]:
+    """Win-back, CLV, CAC, promotion spend, cross-channel buying and recruitment by channel."""
+    channels = list(meta["channels"])
+    new, promo = L["ch_new_customers"], L["ch_promotion_spend"]
+    media = L.get("media")
+    attributed = media_spend_by_channel(media, channels, new)
+    media_total = sum(media["spend"]) if media is not None else 0.0
+    k: dict[str, float] = {
+        "won_back": L["won_back"],
+        "clv": _ratio(L["clv_sum"], L["clv_cohort"], math.nan),
+        "cac": _ratio(media_total + sum(promo), sum(new), math.nan),
+        "promotion_spend": sum(promo),
+        "cross_channel_share": _ratio(L["cross_channel_buyers"], L["buyers"]),
+    }
+    for i, name in enumerate(channels):
+        k[f"new_customers.{name}"] = new[i]
+        k[f"cac.{name}"] = _ratio(attributed[i] + promo[i], new[i], math.nan)
     return k
 
 

@@ -1141,6 +1141,42 @@ class Membership(_Model):
 
 
 # --------------------------------------------------------------------------------------------
+# Customer lifecycle (docs/model.md, "Customer lifecycle"; omnisim/consumers/lifecycle.py)
+
+
+class Lifecycle(_Model):
+    winback_days: PositiveFloat | None = Field(
+        None,
+        description=(
+            "Mean time from churn until the consumer comes back to the brand (days, "
+            "exponential); omitted = a churned consumer never comes back."
+        ),
+    )
+    active_days: PositiveFloat = Field(
+        365.0,
+        description=(
+            "A customer is active at time t if they bought in (t - active_days, t] (days); "
+            "sets the active-customer series and KPI."
+        ),
+    )
+    clv_days: PositiveFloat | None = Field(
+        None,
+        description=(
+            "Customer lifetime value: days after acquisition over which a new customer's "
+            "margin is summed; only customers acquired at least this long before the horizon "
+            "count. Omitted = every new customer, up to the horizon."
+        ),
+    )
+    annual_discount_rate: NonNegFloat = Field(
+        0.10,
+        description=(
+            "Continuously compounded discount rate of customer lifetime value (1 / year): "
+            "margin t days after acquisition is weighted exp(-rate * t / 365)."
+        ),
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # Engine settings and the scenario
 
 
@@ -1158,7 +1194,11 @@ class Engine(_Model):
         500_000, description="Rows buffered before a chunk of the event trail is written."
     )
     timeseries_days: PositiveFloat = Field(
-        7.0, description="Width of a period in the KPI time series (days)."
+        7.0,
+        description=(
+            "Width of a period of the time series written to timeseries.csv, and the spacing "
+            "of the active-customer count (days)."
+        ),
     )
     memory_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         0.8, description="Largest share of the machine's available memory a run may plan to use."
@@ -1190,6 +1230,10 @@ class Scenario(_Model):
     journey: Journey = Field(default_factory=Journey, description="Journey behaviour.")
     seasonality: Seasonality = Field(default_factory=Seasonality, description="Yearly need cycle.")
     promotions: list[Promotion] = Field(default_factory=list, description="Promotions.")
+    lifecycle: Lifecycle = Field(
+        default_factory=Lifecycle,
+        description="Customer lifecycle: win-back, activity window, lifetime value.",
+    )
     network: Network | None = Field(
         None,
         description=(
@@ -1333,6 +1377,16 @@ def cross_reference_problems(sc: Scenario) -> list[tuple[Loc, str]]:
         for j, c in enumerate(p.channels or []):
             if c not in channels:
                 out.append((("promotions", i, "channels", j), f"unknown channel {c!r}"))
+    clv_days = sc.lifecycle.clv_days
+    if clv_days is not None and clv_days > sc.horizon_days - sc.warmup_days:
+        out.append(
+            (
+                ("lifecycle", "clv_days"),
+                f"{clv_days:g} days is longer than the measurement window "
+                f"({sc.horizon_days - sc.warmup_days:g} days): no new customer could be "
+                "observed that long",
+            )
+        )
     out.extend(_network_problems(sc, regions))
     out.extend(_media_problems(sc))
     out.extend(_social_problems(sc))

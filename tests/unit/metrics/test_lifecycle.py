@@ -24,7 +24,7 @@ def traced(small, tmp_path):
 
 
 def test_lifecycle_kpis_agree_with_the_trail(traced):
-    sc, r, buys, _ = traced
+    sc, r, buys, path = traced
     k = r.kpis
     lo, hi = sc.warmup_days, sc.horizon_days
     inw = (buys.time >= lo) & (buys.time < hi)
@@ -35,13 +35,24 @@ def test_lifecycle_kpis_agree_with_the_trail(traced):
     before = set(buys[buys.time < lo].consumer)
     twice = set(window.consumer.value_counts().loc[lambda s: s > 1].index)
     returning = {c for c in active if c in before or c in twice}
-    assert k["active_customers"] == len(active) == k["buyers"]
+    assert k["buyers"] == len(active)
+    # Active at the horizon: bought in (H - active_days, H]; the window is shorter than the
+    # default 365 days, so every consumer who bought at all since day 0.
+    assert sc.lifecycle.active_days > hi
+    assert k["active_customers"] == buys.consumer.nunique() > len(active)
     assert k["new_customers"] == len(new)
     assert k["returning_customers"] == len(returning)
     # Every active customer is new or has bought before (both when a new one bought twice).
     assert k["new_customers"] + k["returning_customers"] >= k["active_customers"]
     assert len(new - twice) + len(returning) == len(active)
-    assert 0 < k["new_customers"] < k["active_customers"]
+    # Churn rate: consumers who churned in the window over the window's customers (bought in
+    # it, or churned in it).
+    trail = pq.read_table(path).to_pandas()
+    churn = trail[(trail.event == "churn") & (trail.time >= lo) & (trail.time < hi)]
+    churners = set(churn.consumer)
+    assert churners
+    assert k["churn_rate"] == len(churners) / len(active | churners)
+    assert 0 < k["new_customers"] < k["buyers"]
     assert k["returning_customers"] > 0
     assert k["aov"] == pytest.approx((window.units * window.value).sum() / len(window))
     assert k["aov"] == k["revenue"] / k["purchases"]

@@ -1,0 +1,218 @@
+"""The customer lifecycle: churn and win-back, recruitment channel, cross-channel buying, active
+customers over time, customer lifetime value (CLV) and the spend behind acquisition (CAC).
+
+Settings come from the scenario's ``lifecycle:`` section (`omnisim.scenario.schema.Lifecycle`);
+equations are in ``docs/model.md``, section "Customer lifecycle", and the KPIs in
+``docs/outputs.md``. This module holds
+
+* `CustomerLifecycle`: the per-consumer lifecycle state (12 bytes a consumer) and the kernel's
+  lifecycle inputs, handed to the journey kernel as ONE tuple at ``ctx[15]`` (`ctx_tuple`), and
+  the end-of-run tallies (`CustomerLifecycle.finish`);
+* the compiled helpers the journey kernel calls at a purchase (`on_purchase`), at churn
+  (`on_churn`) and when a promotion priced a purchase (`promotion_cut`).
+
+Layout of the ``ctx[15]`` tuple:
+
+====  ================  ========  ================================================================
+ idx  name              dtype     meaning
+====  ================  ========  ================================================================
+   0  first_channel     int8[n]   channel of the consumer's first purchase ever (-1: none yet)
+   1  channel_mask      uint16[n] bit c set: bought in channel c in the measurement window
+   2  flags             uint8[n]  bit 0: churned in the window; bit 1: in the CLV cohort
+   3  acquired          float32[n] time of the first purchase ever (days; NaN: none yet)
+   4  covered_to        int32[n]  first ledger period end not yet covered by a purchase
+   5  params            float64[] see the P_* indices below
+   6  active_diff       int64[n_periods + 1]  difference array of active customers per period end
+====  ================  ========  ================================================================
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numba import njit
+
+from omnisim.engine import ledger as lg
+from omnisim.engine import streams as rs
+
+if TYPE_CHECKING:
+    from omnisim.engine.ledger import Ledger
+    from omnisim.scenario.schema import Scenario
+
+# Indices of the params vector (ctx[15][5]).
+(
+    P_WINBACK_DAYS,  # mean win-back delay (days); inf = never
+    P_ACTIVE_DAYS,  # A: active if bought in (t - A, t]
+    P_CLV_DAYS,  # CLV observation window per customer (days); inf = to the horizon
+    P_COHORT_CUTOFF,  # latest acquisition time of the CLV cohort: H - clv_days (inf = all)
+    P_DISCOUNT_PER_DAY,  # continuous discount rate per day, annual rate / 365
+    P_WARMUP,  # W
+    P_HORIZON,  # H
+    P_PERIOD,  # P, the ledger's time-series period (days)
+    P_N_PERIODS,  # number of ledger periods
+) = range(9)
+
+# Bits of the flags array.
+CHURNED_IN_WINDOW = 1
+IN_CLV_COHORT = 2
+
+# Slot of the win-back delay draw in the `winback` stream (keyed by the journey that churned).
+# The forward-recurrence draw of the next need uses the same key from slot 0 up (gamma
+# attempts) and `needs.EQUILIBRIUM_SLOT`; 255 is out of their way.
+WINBACK_DELAY_SLOT = 255
+
+BYTES_PER_CONSUMER = 1 + 2 + 1 + 4 + 4
+
+
+class CustomerLifecycle:
+    """Lifecycle state of one replication (index = consumer id) and its kernel tuple."""
+
+    def __init__(self, sc: Scenario, n: int, ledger: Ledger) -> None:
+        lc = sc.lifecycle
+        horizon, warmup = float(sc.horizon_days), float(sc.warmup_days)
+        self.n_periods = ledger.n_periods
+        self.first_channel = np.full(n, -1, dtype=np.int8)
+        self.channel_mask = np.zeros(n, dtype=np.uint16)
+        self.flags = np.zeros(n, dtype=np.uint8)
+        self.acquired = np.full(n, np.nan, dtype=np.float32)
+        self.covered_to = np.zeros(n, dtype=np.int32)
+        clv_days = np.inf if lc.clv_days is None else float(lc.clv_days)
+        self.params = np.array(
+            [
+                np.inf if lc.winback_days is None else float(lc.winback_days),
+                float(lc.active_days),
+                clv_days,
+                horizon - clv_days if np.isfinite(clv_days) else np.inf,
+                lc.annual_discount_rate / 365.0,
+                warmup,
+                horizon,
+                float(ledger.period),
+                float(self.n_periods),
+            ]
+        )
+        self.active_diff = np.zeros(self.n_periods + 1, dtype=np.int64)
+
+    def ctx_tuple(self) -> tuple:
+        """The tuple the journey kernel finds at ``ctx[15]`` (layout in the module docstring)."""
+        return (
+            self.first_channel,
+            self.channel_mask,
+            self.flags,
+            self.acquired,
+            self.covered_to,
+            self.params,
+            self.active_diff,
+        )
+
+    def active_series(self) -> np.ndarray:
+        """Active customers at each ledger period end (count)."""
+        return np.cumsum(self.active_diff)[: self.n_periods]
+
+    def finish(self, ledger: Ledger, purchases_in_window: np.ndarray) -> dict[str, float]:
+        """End of run: write the active-customer series into the ledger's time series and
+        return the lifecycle tallies for the ledger dict (counts of consumers)."""
+        series = self.active_series()
+        ledger.series[:, lg.TS_ACTIVE_CUSTOMERS] = series
+        bought = purchases_in_window > 0
+        churned = (self.flags & CHURNED_IN_WINDOW) != 0
+        mask = self.channel_mask
+        return {
+            "churners": int(churned.sum()),
+            "customers": int((bought | churned).sum()),
+            # Two bits or more set: x & (x - 1) clears the lowest set bit.
+            "cross_channel_buyers": int(((mask & (mask - np.uint16(1))) != 0).sum()),
+            "active_at_horizon": int(series[-1]),
+        }
+
+
+# ------------------------------------------------------------------------------------------
+# Compiled helpers (called from the journey kernel, `omnisim.consumers.journey`).
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def period_end(k, warmup, horizon, period, n):
+    """End of ledger period ``k``: ``W + (k + 1) P``, the last one ends at the horizon."""
+    return horizon if k >= n - 1 else warmup + (k + 1) * period
+
+
+@njit(cache=True, _nrt=False)
+def first_end_from(x, warmup, horizon, period, n):
+    """Index of the first ledger period end ``>= x`` (``n`` if none)."""
+    if x > horizon:
+        return n
+    k = int(np.ceil((x - warmup) / period)) - 1
+    if k < 0:
+        k = 0
+    elif k > n - 1:
+        k = n - 1
+    # Exact against the period ends as `period_end` computes them (rounding of the guess).
+    while k > 0 and period_end(k - 1, warmup, horizon, period, n) >= x:
+        k -= 1
+    while k < n and period_end(k, warmup, horizon, period, n) < x:
+        k += 1
+    return k
+
+
+@njit(cache=True, _nrt=False)
+def on_purchase(i, t, c, margin, inw, lc, acc, ch_acc):
+    """A purchase by consumer ``i`` at ``t`` in channel ``c`` whose contribution margin to the
+    brand is ``margin``: recruitment, channel mask, active coverage and CLV."""
+    first, mask, flags, acquired, covered, prm, diff = lc
+    if first[i] < 0:  # the first purchase ever: the consumer is recruited by channel c
+        first[i] = c
+        acquired[i] = t
+        if inw:
+            ch_acc[c, lg.CH_NEW_CUSTOMERS] += 1.0
+            if t <= prm[P_COHORT_CUTOFF]:
+                flags[i] |= IN_CLV_COHORT
+                acc[lg.CLV_COHORT] += 1.0
+    if inw:
+        mask[i] |= np.uint16(1 << c)
+    if flags[i] & IN_CLV_COHORT:
+        age = t - acquired[i]
+        if age < prm[P_CLV_DAYS]:
+            acc[lg.CLV_SUM] += margin * np.exp(-prm[P_DISCOUNT_PER_DAY] * age)
+    # Active at a period end e iff a purchase t <= e < t + A: the purchase covers the period
+    # ends [first end >= t, first end >= t + A); add the part not covered yet.
+    w, h, p, n = prm[P_WARMUP], prm[P_HORIZON], prm[P_PERIOD], int(prm[P_N_PERIODS])
+    k_a = first_end_from(t, w, h, p, n)
+    k_b = first_end_from(t + prm[P_ACTIVE_DAYS], w, h, p, n)
+    start = k_a if k_a > covered[i] else covered[i]
+    if k_b > start:
+        diff[start] += 1
+        diff[k_b] -= 1
+        covered[i] = k_b
+
+
+@njit(cache=True, _nrt=False)
+def on_churn(i, j, t, inw, lc, key):
+    """Consumer ``i`` churns at ``t`` (journey ``j``): the time they come back, inf if never."""
+    flags, prm = lc[2], lc[5]
+    if inw:
+        flags[i] |= CHURNED_IN_WINDOW
+    mean = prm[P_WINBACK_DAYS]
+    if not np.isfinite(mean):
+        return np.inf
+    return t - mean * np.log(rs.uniform(key, i, j, WINBACK_DELAY_SLOT))
+
+
+@njit(cache=True, _nrt=False)
+def promotion_factor(c, t, start, end, discount, mask):
+    """Product of (1 - discount) over the promotions running on channel ``c`` at ``t``."""
+    f = 1.0
+    for k in range(len(start)):
+        if mask[k, c] and start[k] <= t < end[k]:
+            f *= 1.0 - discount[k]
+    return f
+
+
+@njit(cache=True, _nrt=False)
+def promotion_cut(c, t_price, q, p, start, end, discount, mask):
+    """Money promotions took off a purchase of ``q`` units paid ``p`` each, priced at
+    ``t_price``: ``q (p / f - p)`` with ``f`` the promotions' price factor (0 if f = 0 or
+    no promotion runs)."""
+    f = promotion_factor(c, t_price, start, end, discount, mask)
+    if f <= 0.0 or f >= 1.0:
+        return 0.0
+    return q * (p / f - p)
