@@ -115,6 +115,7 @@ def membership_kpis(L: Mapping, meta: Mapping) -> dict[str, float]:
         k[f"members_joined.{name}"] = m["ch_members_joined"][i]
     for name, count in zip(m["tiers"], m["tier_members"], strict=True):
         k[f"tier_share.{name}"] = _ratio(count, members)
+    return k
 
 
 # ------------------------------------------------------------------------------------------
