@@ -5,25 +5,27 @@ Settings come from the scenario's ``lifecycle:`` section (`omnisim.scenario.sche
 equations are in ``docs/model.md``, section "Customer lifecycle", and the KPIs in
 ``docs/outputs.md``. This module holds
 
-* `CustomerLifecycle`: the per-consumer lifecycle state (12 bytes a consumer) and the kernel's
-  lifecycle inputs, handed to the journey kernel as ONE tuple at ``ctx[15]`` (`ctx_tuple`), and
-  the end-of-run tallies (`CustomerLifecycle.finish`);
+* `CustomerLifecycle`: the per-consumer lifecycle state (one 12-byte record a consumer, so that
+  a purchase touches one cache line, which the kernel prefetches) and the kernel's lifecycle
+  inputs, handed to the journey kernel as ONE tuple at ``ctx[15]`` (`ctx_tuple`), and the
+  end-of-run tallies (`CustomerLifecycle.finish`);
 * the compiled helpers the journey kernel calls at a purchase (`on_purchase`), at churn
   (`on_churn`) and when a promotion priced a purchase (`promotion_cut`).
 
-Layout of the ``ctx[15]`` tuple:
+Layout of the ``ctx[15]`` tuple: ``(state, params, active_diff)``
 
-====  ================  ========  ================================================================
- idx  name              dtype     meaning
-====  ================  ========  ================================================================
-   0  first_channel     int8[n]   channel of the consumer's first purchase ever (-1: none yet)
-   1  channel_mask      uint16[n] bit c set: bought in channel c in the measurement window
-   2  flags             uint8[n]  bit 0: churned in the window; bit 1: in the CLV cohort
-   3  acquired          float32[n] time of the first purchase ever (days; NaN: none yet)
-   4  covered_to        int32[n]  first ledger period end not yet covered by a purchase
-   5  params            float64[] see the P_* indices below
-   6  active_diff       int64[n_periods + 1]  difference array of active customers per period end
-====  ================  ========  ================================================================
+* ``state``: one `STATE_DTYPE` record per consumer (index = consumer id), fields
+
+  - ``acquired`` (float32): time of the first purchase ever, the acquisition (days; NaN: none);
+  - ``covered`` (int32): index of the first ledger period end not yet covered by a purchase
+    (active-customer count);
+  - ``mask`` (uint16): bit c set once the consumer buys in channel c in the measurement window;
+  - ``first`` (int8): channel of the first purchase ever, the recruitment channel (-1: none);
+  - ``flags`` (uint8): bit 0 `CHURNED_IN_WINDOW`, bit 1 `IN_CLV_COHORT`;
+
+* ``params`` (float64): the settings, at the ``P_*`` indices below;
+* ``active_diff`` (int64, one more than the ledger's periods): difference array of the active
+  customers at each period end.
 """
 
 from __future__ import annotations
@@ -62,7 +64,16 @@ IN_CLV_COHORT = 2
 # attempts) and `needs.EQUILIBRIUM_SLOT`; 255 is out of their way.
 WINBACK_DELAY_SLOT = 255
 
-BYTES_PER_CONSUMER = 1 + 2 + 1 + 4 + 4
+STATE_DTYPE = np.dtype(
+    [
+        ("acquired", np.float32),
+        ("covered", np.int32),
+        ("mask", np.uint16),
+        ("first", np.int8),
+        ("flags", np.uint8),
+    ]
+)
+BYTES_PER_CONSUMER = STATE_DTYPE.itemsize  # 12
 
 
 class CustomerLifecycle:
@@ -72,11 +83,9 @@ class CustomerLifecycle:
         lc = sc.lifecycle
         horizon, warmup = float(sc.horizon_days), float(sc.warmup_days)
         self.n_periods = ledger.n_periods
-        self.first_channel = np.full(n, -1, dtype=np.int8)
-        self.channel_mask = np.zeros(n, dtype=np.uint16)
-        self.flags = np.zeros(n, dtype=np.uint8)
-        self.acquired = np.full(n, np.nan, dtype=np.float32)
-        self.covered_to = np.zeros(n, dtype=np.int32)
+        self.state = np.zeros(n, dtype=STATE_DTYPE)
+        self.state["acquired"] = np.nan
+        self.state["first"] = -1
         clv_days = np.inf if lc.clv_days is None else float(lc.clv_days)
         self.params = np.array(
             [
@@ -95,15 +104,7 @@ class CustomerLifecycle:
 
     def ctx_tuple(self) -> tuple:
         """The tuple the journey kernel finds at ``ctx[15]`` (layout in the module docstring)."""
-        return (
-            self.first_channel,
-            self.channel_mask,
-            self.flags,
-            self.acquired,
-            self.covered_to,
-            self.params,
-            self.active_diff,
-        )
+        return (self.state, self.params, self.active_diff)
 
     def active_series(self) -> np.ndarray:
         """Active customers at each ledger period end (count)."""
@@ -115,8 +116,8 @@ class CustomerLifecycle:
         series = self.active_series()
         ledger.series[:, lg.TS_ACTIVE_CUSTOMERS] = series
         bought = purchases_in_window > 0
-        churned = (self.flags & CHURNED_IN_WINDOW) != 0
-        mask = self.channel_mask
+        churned = (self.state["flags"] & CHURNED_IN_WINDOW) != 0
+        mask = self.state["mask"]
         return {
             "churners": int(churned.sum()),
             "customers": int((bought | churned).sum()),
@@ -136,7 +137,7 @@ def period_end(k, warmup, horizon, period, n):
     return horizon if k >= n - 1 else warmup + (k + 1) * period
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def first_end_from(x, warmup, horizon, period, n):
     """Index of the first ledger period end ``>= x`` (``n`` if none)."""
     if x > horizon:
@@ -154,43 +155,45 @@ def first_end_from(x, warmup, horizon, period, n):
     return k
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def on_purchase(i, t, c, margin, inw, lc, acc, ch_acc):
     """A purchase by consumer ``i`` at ``t`` in channel ``c`` whose contribution margin to the
     brand is ``margin``: recruitment, channel mask, active coverage and CLV."""
-    first, mask, flags, acquired, covered, prm, diff = lc
-    if first[i] < 0:  # the first purchase ever: the consumer is recruited by channel c
-        first[i] = c
-        acquired[i] = t
+    state, prm, diff = lc
+    me = state[i]
+    if me.first < 0:  # the first purchase ever: the consumer is recruited by channel c
+        me.first = c
+        me.acquired = t
         if inw:
             ch_acc[c, lg.CH_NEW_CUSTOMERS] += 1.0
             if t <= prm[P_COHORT_CUTOFF]:
-                flags[i] |= IN_CLV_COHORT
+                me.flags |= IN_CLV_COHORT
                 acc[lg.CLV_COHORT] += 1.0
     if inw:
-        mask[i] |= np.uint16(1 << c)
-    if flags[i] & IN_CLV_COHORT:
-        age = t - acquired[i]
+        me.mask |= np.uint16(1 << c)
+    if me.flags & IN_CLV_COHORT:
+        age = t - me.acquired
         if age < prm[P_CLV_DAYS]:
             acc[lg.CLV_SUM] += margin * np.exp(-prm[P_DISCOUNT_PER_DAY] * age)
     # Active at a period end e iff a purchase t <= e < t + A: the purchase covers the period
     # ends [first end >= t, first end >= t + A); add the part not covered yet.
     w, h, p, n = prm[P_WARMUP], prm[P_HORIZON], prm[P_PERIOD], int(prm[P_N_PERIODS])
-    k_a = first_end_from(t, w, h, p, n)
     k_b = first_end_from(t + prm[P_ACTIVE_DAYS], w, h, p, n)
-    start = k_a if k_a > covered[i] else covered[i]
-    if k_b > start:
-        diff[start] += 1
-        diff[k_b] -= 1
-        covered[i] = k_b
+    if k_b > me.covered:  # (usually not, once A spans the rest of the run)
+        k_a = first_end_from(t, w, h, p, n)
+        start = k_a if k_a > me.covered else me.covered
+        if k_b > start:
+            diff[start] += 1
+            diff[k_b] -= 1
+        me.covered = k_b
 
 
 @njit(cache=True, _nrt=False)
 def on_churn(i, j, t, inw, lc, key):
     """Consumer ``i`` churns at ``t`` (journey ``j``): the time they come back, inf if never."""
-    flags, prm = lc[2], lc[5]
+    state, prm = lc[0], lc[1]
     if inw:
-        flags[i] |= CHURNED_IN_WINDOW
+        state[i].flags |= CHURNED_IN_WINDOW
     mean = prm[P_WINBACK_DAYS]
     if not np.isfinite(mean):
         return np.inf
