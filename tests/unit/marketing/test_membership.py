@@ -358,7 +358,13 @@ def test_brand_profit_collects_fees_and_pays_for_points_and_the_programme():
 def test_without_membership_results_are_unchanged():
     """KPIs of the small market recorded before the programme existed (same seed)."""
     golden = json.loads((DATA / "small_without_membership.json").read_text())
-    assert simulate_replication(scenario()).kpis == golden
+    # The customer-lifecycle work redefined two KPIs since (docs/outputs.md, "Customer
+    # lifecycle"); every other KPI recorded then must be reproduced bit for bit.
+    redefined = {"active_customers", "churn_rate"}
+    kpis = simulate_replication(scenario()).kpis
+    assert {k: kpis[k] for k in golden if k not in redefined} == {
+        k: v for k, v in golden.items() if k not in redefined
+    }
 
 
 def test_a_neutral_programme_changes_no_existing_kpi():
