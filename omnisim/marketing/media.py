@@ -52,17 +52,36 @@ SEARCH_CLICK_SLOT = 16  # draw slot of a search ad's click (per consumer and jou
     MEMBERS,
     SEG_OFF,
     ADSTOCK,
-    CAP_COUNT,
-    CROSS_COUNT,
-    REACH,
+    BYTES,
     DUE,
-    REF_CHANNEL,
     REF_EXPIRY,
     TALLY,
     GPAR,
-) = range(18)
-# INFO (int64): switches and counters.
-I_ON, I_AWARE_ON, I_CLICKS_ON, I_SEARCH_ON, I_STALE, I_N, I_CROSS_CAP, I_CROSS_K = range(8)
+    STALE_BITS,
+) = range(16)
+# INFO (int64): switches and counters, and the columns of BYTES.
+(
+    I_ON,
+    I_AWARE_ON,
+    I_CLICKS_ON,
+    I_SEARCH_ON,
+    I_STALE,
+    I_N,
+    I_CROSS_CAP,
+    I_CROSS_K,
+    I_B_CROSS,  # cross-media cap counter (-1: no cross cap)
+    I_B_REACH,  # reach mask: bits 0-7 in this column, 8-15 in the next
+    I_B_REF,  # referred channel + 1 (0: none; -1: no clicks)
+    I_B_STALE,  # stale calendar entries of the consumer, saturating at 255 (-1: no clicks)
+) = range(12)
+# BYTES (uint8, one row per consumer): the vehicles' frequency-cap counters (column I_CCOL of
+# each capped vehicle), then the columns named in INFO. One short row holds every byte-sized
+# counter of a consumer, so that a delivery or a decision touches one cache line for them
+# (and one for the adstock row) instead of one per array.
+STALE_STICKY = 255  # a stale counter this high is no longer counted down: `due` decides
+# STALE_BITS (uint8, one bit per consumer, with clicks): bit i set while consumer i's stale
+# counter is positive. At 1 bit a consumer it stays in cache, so the check at every event
+# (`skip_stale`) seldom has to load the consumer's row or `due`.
 # FPAR (float64, one row per vehicle).
 (
     F_COST,  # cpm / 1000: money per impression
@@ -91,7 +110,7 @@ G_CLICK_WINDOW, G_CROSS_PERIOD, G_HORIZON, G_WARMUP = range(4)
 
 def _empty_tables(n_seg: int) -> tuple:
     return (
-        np.zeros(8, dtype=np.int64),
+        np.array([0, 0, 0, 0, 0, 0, 0, 0, -1, 0, -1, -1], dtype=np.int64),
         np.zeros((0, 15)),
         np.zeros((0, 9), dtype=np.int64),
         np.zeros(0, dtype=np.uint64),
@@ -102,13 +121,11 @@ def _empty_tables(n_seg: int) -> tuple:
         np.zeros(max(n_seg, 1) + 1, dtype=np.int64),
         np.zeros((0, 0), dtype=np.float32),
         np.zeros((0, 0), dtype=np.uint8),
-        np.zeros(0, dtype=np.uint8),
-        np.zeros(0, dtype=np.uint16),
         np.zeros(0),
-        np.zeros(0, dtype=np.int8),
         np.zeros(0, dtype=np.float32),
         np.zeros((0, 2)),
         np.zeros(4),
+        np.zeros(0, dtype=np.uint8),
     )
 
 
@@ -132,7 +149,7 @@ def bytes_per_consumer(sc: Scenario) -> int:
         + capped
         + (1 if plan.frequency_cap is not None else 0)
         + 2  # reach mask
-        + (8 + 1 + 4 if clicks else 0)  # due time, referral channel and its expiry
+        + (8 + 1 + 4 + 1 if clicks else 0)  # due time, referral channel, its expiry, stale count
         + (4 if targeted else 0)  # per-segment member index
     )
 
@@ -254,13 +271,21 @@ class MediaRuntime:
             off[1:] = np.cumsum(sizes.astype(np.int64))
             t[SEG_OFF] = off
         t[ADSTOCK] = np.zeros((n, a_col), dtype=np.float32)
-        t[CAP_COUNT] = np.zeros((n, c_col), dtype=np.uint8)
-        t[CROSS_COUNT] = np.zeros(n if cross is not None else 0, dtype=np.uint8)
-        t[REACH] = np.zeros(n, dtype=np.uint16)
+        width = c_col
+        if cross is not None:
+            info[I_B_CROSS] = width
+            width += 1
+        info[I_B_REACH] = width
+        width += 2
+        if clicks:
+            info[I_B_REF] = width
+            info[I_B_STALE] = width + 1
+            width += 2
+        t[BYTES] = np.zeros((n, width), dtype=np.uint8)
         if clicks:
             t[DUE] = np.full(n, np.inf)
-            t[REF_CHANNEL] = np.full(n, -1, dtype=np.int8)
             t[REF_EXPIRY] = np.zeros(n, dtype=np.float32)
+            t[STALE_BITS] = np.zeros((n + 7) // 8, dtype=np.uint8)
         t[TALLY] = np.zeros((m_n, 2))
         t[GPAR] = np.array(
             [
@@ -308,7 +333,7 @@ class MediaRuntime:
             if col >= 0:
                 k = math.floor(t0 / fpar[m, F_CAP_PERIOD] + 1e-9)
                 if k != ipar[m, I_CAP_K]:
-                    a[CAP_COUNT][:, col] = 0
+                    a[BYTES][:, col] = 0
                     ipar[m, I_CAP_K] = k
             col = ipar[m, I_ACOL]
             if col >= 0 and fpar[m, F_DECAY] * (t1 - fpar[m, F_T0]) > REBASE_EXPONENT:
@@ -317,7 +342,7 @@ class MediaRuntime:
         if info[I_CROSS_CAP] > 0:
             k = math.floor(t0 / gpar[G_CROSS_PERIOD] + 1e-9)
             if k != info[I_CROSS_K]:
-                a[CROSS_COUNT][:] = 0
+                a[BYTES][:, info[I_B_CROSS]] = 0
                 info[I_CROSS_K] = k
         if info[I_CLICKS_ON]:
             calendar.reserve(self.n + int(info[I_STALE]) + self._click_room)
@@ -329,10 +354,17 @@ class MediaRuntime:
         awareness_all(t, base, self.arrays, out)
         return out
 
+    def reach_mask(self) -> np.ndarray:
+        """Each consumer's reach mask (uint16; bit m: reached by vehicle m, measurement
+        window)."""
+        b = self.arrays[BYTES]
+        col = int(self.arrays[INFO][I_B_REACH])
+        return b[:, col].astype(np.uint16) | (b[:, col + 1].astype(np.uint16) << np.uint16(8))
+
     def ledger(self) -> dict:
         """The plan's tallies for the ledger (measurement window)."""
         tally = self.arrays[TALLY]
-        reach = self.arrays[REACH]
+        reach = self.reach_mask()
         impressions = tally[:, T_IMPRESSIONS]
         spend = impressions * self.cpm / 1000.0
         reached = [int(np.count_nonzero(reach & np.uint16(1 << m))) for m in range(len(self.names))]
@@ -380,12 +412,12 @@ def spendable(m, a, b, md):
 
 @njit(cache=True, inline="always", _nrt=False)
 def _capped(i, m, md):
-    ipar = md[IPAR]
+    ipar, info = md[IPAR], md[INFO]
     col = ipar[m, I_CCOL]
-    if col >= 0 and md[CAP_COUNT][i, col] >= ipar[m, I_CAP]:
+    if col >= 0 and md[BYTES][i, col] >= ipar[m, I_CAP]:
         return True
-    cross = md[INFO][I_CROSS_CAP]
-    return cross > 0 and md[CROSS_COUNT][i] >= cross
+    cross = info[I_CROSS_CAP]
+    return cross > 0 and md[BYTES][i, info[I_B_CROSS]] >= cross
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -395,14 +427,15 @@ def _impress(i, m, t, inw, md):
     col = ipar[m, I_ACOL]
     if col >= 0:
         md[ADSTOCK][i, col] += np.float32(np.exp(fpar[m, F_DECAY] * (t - fpar[m, F_T0])))
+    info, row = md[INFO], md[BYTES][i]
     col = ipar[m, I_CCOL]
     if col >= 0:
-        md[CAP_COUNT][i, col] += np.uint8(1)
-    if md[INFO][I_CROSS_CAP] > 0:
-        md[CROSS_COUNT][i] += np.uint8(1)
+        row[col] += np.uint8(1)
+    if info[I_CROSS_CAP] > 0:
+        row[info[I_B_CROSS]] += np.uint8(1)
     if inw:
         md[TALLY][m, T_IMPRESSIONS] += 1.0
-        md[REACH][i] |= np.uint16(1 << m)
+        row[info[I_B_REACH] + (m >> 3)] |= np.uint8(1 << (m & 7))
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -456,9 +489,10 @@ def deliver(b, t0, t1, md, stage, wheel):
         # The vehicle's settings, read once per bucket.
         a_col, c_col, cap = ipar[m, I_ACOL], ipar[m, I_CCOL], ipar[m, I_CAP]
         boost = np.float32(np.exp(fpar[m, F_DECAY] * (t0 - fpar[m, F_T0]))) if a_col >= 0 else 0
-        adstock, counts, cross, reach = md[ADSTOCK], md[CAP_COUNT], md[CROSS_COUNT], md[REACH]
-        cross_cap = info[I_CROSS_CAP]
-        bit = np.uint16(1 << m)
+        adstock, bytes_ = md[ADSTOCK], md[BYTES]
+        cross_cap, b_cross = info[I_CROSS_CAP], info[I_B_CROSS]
+        b_reach = info[I_B_REACH] + (m >> 3)
+        bit = np.uint8(1 << (m & 7))
         delivered = 0
         targeted = ipar[m, I_TARGETED] == 1
         for k in range(n_imp):
@@ -468,28 +502,24 @@ def deliver(b, t0, t1, md, stage, wheel):
                 j = _candidate(m, k + PREFETCH_AHEAD, b, 0, md, n)
                 if a_col >= 0:
                     prefetch(adstock, j)
-                if c_col >= 0:
-                    prefetch(counts, j)
-                if cross_cap > 0:
-                    prefetch(cross, j)
-                if inw:
-                    prefetch(reach, j)
+                prefetch(bytes_, j)
             for attempt in range(ATTEMPTS):
                 i = _candidate(m, k, b, attempt, md, n)
-                if c_col >= 0 and counts[i, c_col] >= cap:
+                row = bytes_[i]
+                if c_col >= 0 and row[c_col] >= cap:
                     continue
-                if cross_cap > 0 and cross[i] >= cross_cap:
+                if cross_cap > 0 and row[b_cross] >= cross_cap:
                     continue
                 # Deliver (as `_impress`, with the vehicle's settings hoisted).
                 if a_col >= 0:
                     adstock[i, a_col] += boost
                 if c_col >= 0:
-                    counts[i, c_col] += np.uint8(1)
+                    row[c_col] += np.uint8(1)
                 if cross_cap > 0:
-                    cross[i] += np.uint8(1)
+                    row[b_cross] += np.uint8(1)
                 if inw:
                     delivered += 1
-                    reach[i] |= bit
+                    row[b_reach] |= bit
                 if ctr > 0.0 and rs.uniform(key, k, b, CLICK_SLOT) < ctr:
                     _click(i, m, tc, inw, md, stage, wheel)
                 break
@@ -503,14 +533,18 @@ def _click(i, m, t, inw, md, stage, wheel):
         return
     if inw:
         md[TALLY][m, T_CLICKS] += 1.0
-    md[REF_CHANNEL][i] = md[IPAR][m, I_CHANNEL]
+    info, row = md[INFO], md[BYTES][i]
+    row[info[I_B_REF]] = np.uint8(md[IPAR][m, I_CHANNEL] + 1)
     md[REF_EXPIRY][i] = t + md[GPAR][G_CLICK_WINDOW]
     if stage[i] == WAIT_NEED:
         due = md[DUE]
         d = due[i]
         if d != t:  # the need comes now; a pending entry later on becomes stale
             if t < d < md[GPAR][G_HORIZON]:
-                md[INFO][I_STALE] += 1
+                info[I_STALE] += 1
+                if row[info[I_B_STALE]] < STALE_STICKY:
+                    row[info[I_B_STALE]] += np.uint8(1)
+                md[STALE_BITS][i >> 3] |= np.uint8(1 << (i & 7))
             due[i] = t
             insert(wheel, i, t)
 
@@ -518,9 +552,10 @@ def _click(i, m, t, inw, md, stage, wheel):
 @njit(cache=True, inline="always", _nrt=False)
 def referred(i, t, md):
     """Whether consumer ``i`` clicked an ad within the click window before ``t``."""
-    if md[INFO][I_CLICKS_ON] == 0:
+    info = md[INFO]
+    if info[I_CLICKS_ON] == 0:
         return False
-    return md[REF_CHANNEL][i] >= 0 and t <= md[REF_EXPIRY][i]
+    return md[BYTES][i, info[I_B_REF]] > 0 and t <= md[REF_EXPIRY][i]
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -610,11 +645,12 @@ def at_decision(i, t, j, s, first, inw, md):
                     md[TALLY][m, T_CLICKS] += 1.0
                 forced |= 1 << ipar[m, I_CHANNEL]
     if info[I_CLICKS_ON]:
-        ref = md[REF_CHANNEL]
-        if ref[i] >= 0:
+        row = md[BYTES][i]
+        ref = int(row[info[I_B_REF]]) - 1
+        if ref >= 0:
             if t <= md[REF_EXPIRY][i]:
-                forced |= 1 << int(ref[i])
-            ref[i] = -1
+                forced |= 1 << ref
+            row[info[I_B_REF]] = np.uint8(0)
     return forced
 
 
@@ -622,7 +658,22 @@ def at_decision(i, t, j, s, first, inw, md):
 def skip_stale(i, t, due, md):
     """Whether a calendar entry (i, t) is stale (a click brought the consumer's need
     forward); counts it off."""
-    if due.shape[0] == 0 or due[i] == t:
+    info = md[INFO]
+    if info[I_AWARE_ON]:  # the decision or need about to run may read the adstock row
+        prefetch(md[ADSTOCK], i)
+    if due.shape[0] == 0:
         return False
-    md[INFO][I_STALE] -= 1
+    # Only a consumer with a stale entry counted in `_click` can have one: for the others
+    # (most events) neither their row nor `due` is read, each would be a cache miss.
+    bits = md[STALE_BITS]
+    if (bits[i >> 3] >> (i & 7)) & 1 == 0 or due[i] == t:
+        return False
+    info[I_STALE] -= 1
+    row = md[BYTES][i]
+    n_stale = row[info[I_B_STALE]]
+    if n_stale < STALE_STICKY:
+        n_stale -= np.uint8(1)
+        row[info[I_B_STALE]] = n_stale
+        if n_stale == 0:
+            bits[i >> 3] &= np.uint8(~(1 << (i & 7)) & 0xFF)
     return True

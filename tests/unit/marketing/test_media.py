@@ -213,7 +213,7 @@ def test_zero_targeting_weight_excludes_a_segment():
     sc = scenario_from_dict(with_media(plan))
     sim = Simulation(sc, 0)
     sim.run()
-    reach = sim.media.arrays[md.REACH]
+    reach = sim.media.reach_mask()
     seg = sim.population.segment
     social = (reach & 1) > 0
     search = (reach & 2) > 0
@@ -415,7 +415,7 @@ def test_clicks_bring_needs_forward_and_stale_entries_are_skipped(tmp_path):
     _, _, quiet = trail_of(scenario(0.0), "quiet.parquet")
     sim, r, loud = trail_of(scenario(100.0), "loud.parquet")  # 100 clicks a day
     needs = loud[loud.event == "need"]
-    reached = np.flatnonzero(sim.media.arrays[md.REACH] > 0)
+    reached = np.flatnonzero(sim.media.reach_mask() > 0)
     clicks = r.ledger["media"]["clicks"][0]
     assert clicks == len(reached) == r.ledger["media"]["impressions"][0] > 1000
     # One need per click, at the click's bucket start.
