@@ -161,31 +161,31 @@ def on_purchase(i, t, c, margin, inw, lc, acc, ch_acc):
     brand is ``margin``: recruitment, channel mask, active coverage and CLV."""
     state, prm, diff = lc
     me = state[i]
-    if me.first < 0:  # the first purchase ever: the consumer is recruited by channel c
-        me.first = c
-        me.acquired = t
+    if me["first"] < 0:  # the first purchase ever: the consumer is recruited by channel c
+        me["first"] = c
+        me["acquired"] = t
         if inw:
             ch_acc[c, lg.CH_NEW_CUSTOMERS] += 1.0
             if t <= prm[P_COHORT_CUTOFF]:
-                me.flags |= IN_CLV_COHORT
+                me["flags"] |= IN_CLV_COHORT
                 acc[lg.CLV_COHORT] += 1.0
     if inw:
-        me.mask |= np.uint16(1 << c)
-    if me.flags & IN_CLV_COHORT:
-        age = t - me.acquired
+        me["mask"] |= np.uint16(1 << c)
+    if me["flags"] & IN_CLV_COHORT:
+        age = t - me["acquired"]
         if age < prm[P_CLV_DAYS]:
             acc[lg.CLV_SUM] += margin * np.exp(-prm[P_DISCOUNT_PER_DAY] * age)
     # Active at a period end e iff a purchase t <= e < t + A: the purchase covers the period
     # ends [first end >= t, first end >= t + A); add the part not covered yet.
     w, h, p, n = prm[P_WARMUP], prm[P_HORIZON], prm[P_PERIOD], int(prm[P_N_PERIODS])
     k_b = first_end_from(t + prm[P_ACTIVE_DAYS], w, h, p, n)
-    if k_b > me.covered:  # (usually not, once A spans the rest of the run)
+    if k_b > me["covered"]:  # (usually not, once A spans the rest of the run)
         k_a = first_end_from(t, w, h, p, n)
-        start = k_a if k_a > me.covered else me.covered
+        start = k_a if k_a > me["covered"] else me["covered"]
         if k_b > start:
             diff[start] += 1
             diff[k_b] -= 1
-        me.covered = k_b
+        me["covered"] = k_b
 
 
 @njit(cache=True, _nrt=False)
@@ -193,7 +193,7 @@ def on_churn(i, j, t, inw, lc, key):
     """Consumer ``i`` churns at ``t`` (journey ``j``): the time they come back, inf if never."""
     state, prm = lc[0], lc[1]
     if inw:
-        state[i].flags |= CHURNED_IN_WINDOW
+        state[i]["flags"] |= CHURNED_IN_WINDOW
     mean = prm[P_WINBACK_DAYS]
     if not np.isfinite(mean):
         return np.inf

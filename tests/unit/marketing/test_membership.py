@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from builders import merge, scenario, small_market
+from conftest import compiled_only
 
 from omnisim.engine.simulation import Simulation, simulate_replication
 from omnisim.marketing import membership as ms
@@ -355,6 +356,7 @@ def test_brand_profit_collects_fees_and_pays_for_points_and_the_programme():
 # Without the section: today's results, bit for bit
 
 
+@compiled_only
 def test_without_membership_results_are_unchanged():
     """KPIs of the small market recorded before the programme existed (same seed)."""
     golden = json.loads((DATA / "small_without_membership.json").read_text())

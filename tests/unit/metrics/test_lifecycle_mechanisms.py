@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from builders import scenario
+from conftest import compiled_only
 
 from omnisim.api import simulate
 from omnisim.consumers.lifecycle import CustomerLifecycle
@@ -379,6 +380,7 @@ BEFORE = {
 }
 
 
+@compiled_only
 @pytest.mark.parametrize(
     "lifecycle", [None, {"active_days": 20, "clv_days": 10, "annual_discount_rate": 0.5}]
 )
