@@ -14,18 +14,23 @@ Three parts:
   neighbour drawn uniformly (Bass 1969 in the fully mixed limit; Rand and Rust 2011 for the
   agent-based form); every consumer becomes aware at rate ``p`` from outside influence; an
   adopting KOL posts at its own rate to all its followers. A compiled kernel (`wom_advance`)
-  processes these events in time order from its own heap, bucket by bucket, after the
-  bucket's consumer events (`Simulation._consumer_clock`).
+  processes these events in time order, bucket by bucket, after the bucket's consumer events
+  (`Simulation._consumer_clock`). The A adopters' talks are simulated as one superposed
+  Poisson process of rate q A whose events pick a uniform adopter, its next time redrawn
+  whenever A changes (exact by memorylessness; Gillespie 1977); KOL posts likewise at rate
+  r K over the K adopted KOLs. O(1) per event, no heap.
 * **The kernel state**, one tuple (`WordOfMouth.ctx`) placed at index 13 of the journey
-  kernel's ``ctx``: the journey adopts first-time buyers (`on_purchase`), stores each
+  kernel's ``ctx``: the journey queues first-time buyers as pending adoptions (`on_purchase`;
+  `wom_advance` enters them in time order among the talks), stores each
   consumer's last satisfaction in ``_review`` and adds the purchase intent to the choice
   utility in ``_decide`` (`intent_utility`).
 
 Random numbers: the graph and the KOL followers are drawn from the ``social`` stream's numpy
 generator, first thing, so every strategy of a run has the same graph (common random numbers);
-talks, posts and innovations are counter-based draws of the ``social`` stream keyed by
-(consumer, talk number, slot), so consumer 17's third talk goes to the same neighbour under
-every strategy.
+talks and posts are counter-based draws of the ``social`` stream keyed by event counters
+(the run's talk number, post number, number of talk-clock and post-clock draws), innovations
+by consumer, so a run is reproducible; two strategies share draws only as long as their
+word-of-mouth event sequences agree.
 """
 
 from __future__ import annotations
@@ -49,33 +54,37 @@ from omnisim.scenario.schema import (
 NATIVE_GENERATORS = tuple(GRAPH_DEFAULTS)
 
 STATE_BYTES = 1 + 4 + 4 + 4 + 12 + 12
-"""Word-of-mouth state per consumer (bytes): adopter flag (int8), talk counter (uint32), last
-satisfaction (float32), rebased intent (float32), a talk-heap slot (float64 time + int32 id), an
-innovation slot (float64 time + int32 id, only for innovations before the horizon)."""
+"""Word-of-mouth state per consumer (bytes): adopter flag (int8), last satisfaction (float32),
+rebased intent (float32), the adopter list (int32 id), a pending-adoption slot (int32 id +
+float64 time), an innovation slot (float64 time + int32 id, only for innovations before the
+horizon)."""
 
-# Slots of the counter-based draws (`omnisim.engine.streams`), per consumer.
-SLOT_TALK, SLOT_FIRST_TALK, SLOT_POST, SLOT_FIRST_POST, SLOT_INNOVATION = range(5)
+# Slots of the counter-based draws (`omnisim.engine.streams`). Talks and posts are keyed by a
+# run-wide event counter c, split as (c >> 24, c & 0xFFFFFF) over the hash's consumer and
+# journey fields (a 56-bit counter); innovations by consumer.
+SLOT_TALK, SLOT_TALK_GAP, SLOT_POST, SLOT_POST_GAP, SLOT_INNOVATION = range(5)
 
 # The kernel tuple: index -> array (see `WordOfMouth.ctx`).
 (
     K_PAR,
     K_CNT,
     K_ADOPTED,
-    K_TALKS,
     K_SAT,
     K_INTENT,
-    K_HEAP_T,
-    K_HEAP_ID,
+    K_ADOPTERS,
+    K_PEND_ID,
+    K_PEND_T,
     K_INDPTR,
     K_INDICES,
     K_KOL_IDS,
-    K_KOL_POSTS,
+    K_KOL_LIST,
     K_F_INDPTR,
     K_F_INDICES,
     K_INNOV_T,
     K_INNOV_ID,
     K_KEY,
-) = range(17)
+    K_NEXT,
+) = range(18)
 # Float parameters (K_PAR).
 (
     P_ON,
@@ -91,8 +100,25 @@ SLOT_TALK, SLOT_FIRST_TALK, SLOT_POST, SLOT_FIRST_POST, SLOT_INNOVATION = range(
     P_HORIZON,
     P_N,
 ) = range(12)
-# Integer counters (K_CNT).
-C_HEAP, C_ADOPTERS, C_INNOV, C_TALKS, C_POSTS, C_INNOVATIONS = range(6)
+# Integer counters (K_CNT): pending adoptions of the bucket, adopters (the length of the
+# adopter list), next innovation, conversations, posts, innovations that made someone aware,
+# adopted KOLs with followers (the length of the KOL list), talk events (conversations and
+# thinned ones), talk-clock draws, post-clock draws.
+(
+    C_PENDING,
+    C_ADOPTERS,
+    C_INNOV,
+    C_TALKS,
+    C_POSTS,
+    C_INNOVATIONS,
+    C_KOLS,
+    C_TALK_EVENTS,
+    C_TALK_GAPS,
+    C_POST_GAPS,
+) = range(10)
+N_COUNTERS = 10
+# Event clocks (K_NEXT, float64): next talk, next post, time of the last event entered.
+T_TALK, T_POST, T_LAST = range(3)
 REBASE_DOUBLINGS = 20.0  # rebase the stored intent once its scale factor reaches 2**20
 
 
@@ -492,22 +518,23 @@ def _disabled() -> tuple:
     kernel compiles once for both cases), `P_ON` = 0."""
     return (
         np.zeros(12),
-        np.zeros(6, dtype=np.int64),
+        np.zeros(N_COUNTERS, dtype=np.int64),
         np.zeros(1, dtype=np.int8),
-        np.zeros(1, dtype=np.uint32),
         np.zeros(1, dtype=np.float32),
         np.zeros(1, dtype=np.float32),
+        np.zeros(1, dtype=np.int32),
+        np.zeros(1, dtype=np.int32),
         np.zeros(1),
-        np.zeros(1, dtype=np.int32),
         np.zeros(1, dtype=np.int64),
         np.zeros(1, dtype=np.int32),
         np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.uint32),
+        np.zeros(1, dtype=np.int32),
         np.zeros(1, dtype=np.int64),
         np.zeros(1, dtype=np.int32),
         np.zeros(1),
         np.zeros(1, dtype=np.int32),
         np.zeros(1, dtype=np.uint64),
+        np.zeros(3),
     )
 
 
@@ -581,28 +608,28 @@ class WordOfMouth:
         par[P_FULLY_MIXED] = 1.0 if self.graph.fully_mixed else 0.0
         par[P_HORIZON] = horizon
         par[P_N] = n
-        cap = n + len(kol_ids)
         g = self.graph
         self._window = ledger.arrays()[5]
         self._period = 0  # next period whose end has not been recorded
         self._ctx = (
             par,
-            np.zeros(6, dtype=np.int64),
+            np.zeros(N_COUNTERS, dtype=np.int64),
             np.zeros(n, dtype=np.int8),
-            np.zeros(n, dtype=np.uint32),
             np.zeros(n, dtype=np.float32),
             np.zeros(n, dtype=np.float32),
-            np.empty(cap),
-            np.empty(cap, dtype=np.int32),
+            np.empty(n, dtype=np.int32),  # adopter list, in order of adoption
+            np.empty(n, dtype=np.int32),  # pending adoptions of the bucket (ids) ...
+            np.empty(n),  # ... and their times, sorted
             g.indptr if g.indptr is not None else np.zeros(1, dtype=np.int64),
             g.indices if g.indices is not None else np.zeros(1, dtype=np.int32),
             kol_ids,
-            np.zeros(len(kol_ids), dtype=np.uint32),
+            np.empty(max(len(kol_ids), 1), dtype=np.int32),  # adopted KOLs (indices k)
             f_indptr,
             f_indices,
             innov_t,
             innov_id,
             np.array([key], dtype=np.uint64),
+            np.array([np.inf, np.inf, 0.0]),  # next talk, next post, last event
         )
 
     def ctx(self) -> tuple:
@@ -663,45 +690,38 @@ class WordOfMouth:
 # Compiled part (no allocation: called from the journey kernel, which runs without NRT)
 
 
-@njit(cache=True, _nrt=False)
-def _push(soc, t, cid):
-    heap_t, heap_id, cnt = soc[K_HEAP_T], soc[K_HEAP_ID], soc[K_CNT]
-    k = cnt[C_HEAP]
-    cnt[C_HEAP] = k + 1
-    while k > 0:
-        parent = (k - 1) >> 1
-        if heap_t[parent] <= t:
-            break
-        heap_t[k] = heap_t[parent]
-        heap_id[k] = heap_id[parent]
-        k = parent
-    heap_t[k] = t
-    heap_id[k] = cid
+@njit(cache=True, inline="always", _nrt=False)
+def _counter_uniform(key, c, slot) -> float:
+    """The uniform of event ``c`` (a run-wide counter, < 2**56) in draw slot ``slot``."""
+    return rs.uniform(key, c >> 24, c & 0xFFFFFF, slot)
 
 
 @njit(cache=True, _nrt=False)
-def _pop(soc):
-    heap_t, heap_id, cnt = soc[K_HEAP_T], soc[K_HEAP_ID], soc[K_CNT]
-    n = cnt[C_HEAP] - 1
-    top_id, top_t = heap_id[0], heap_t[0]
-    last_id, last_t = heap_id[n], heap_t[n]
-    cnt[C_HEAP] = n
-    k = 0
-    while True:
-        c = 2 * k + 1
-        if c >= n:
-            break
-        if c + 1 < n and heap_t[c + 1] < heap_t[c]:
-            c += 1
-        if heap_t[c] >= last_t:
-            break
-        heap_t[k] = heap_t[c]
-        heap_id[k] = heap_id[c]
-        k = c
-    if n > 0:
-        heap_t[k] = last_t
-        heap_id[k] = last_id
-    return top_id, top_t
+def _redraw_talk(soc, t):
+    """Time of the next talk of the superposed process (rate q A) from ``t``: by the
+    memorylessness of the exponential this is exact whenever A has just changed or a talk has
+    just happened."""
+    cnt = soc[K_CNT]
+    rate = soc[K_PAR][P_Q] * cnt[C_ADOPTERS]
+    if rate > 0.0:
+        g = cnt[C_TALK_GAPS]
+        cnt[C_TALK_GAPS] = g + 1
+        soc[K_NEXT][T_TALK] = t - np.log(_counter_uniform(soc[K_KEY][0], g, SLOT_TALK_GAP)) / rate
+    else:
+        soc[K_NEXT][T_TALK] = np.inf
+
+
+@njit(cache=True, _nrt=False)
+def _redraw_post(soc, t):
+    """Time of the next KOL post (rate r K, K adopted KOLs with followers) from ``t``."""
+    cnt = soc[K_CNT]
+    rate = soc[K_PAR][P_KOL_RATE] * cnt[C_KOLS]
+    if rate > 0.0:
+        g = cnt[C_POST_GAPS]
+        cnt[C_POST_GAPS] = g + 1
+        soc[K_NEXT][T_POST] = t - np.log(_counter_uniform(soc[K_KEY][0], g, SLOT_POST_GAP)) / rate
+    else:
+        soc[K_NEXT][T_POST] = np.inf
 
 
 @njit(cache=True, _nrt=False)
@@ -719,48 +739,69 @@ def _kol_index(kol_ids, i) -> int:
 
 
 @njit(cache=True, _nrt=False)
-def adopt(i, t, soc):
-    """Consumer ``i`` becomes an adopter at ``t``: it starts talking (rate q) and, if a KOL,
-    posting (rate ``kols.talk_per_day``)."""
-    par, cnt = soc[K_PAR], soc[K_CNT]
+def _enter(i, soc) -> bool:
+    """Append consumer ``i`` to the adopter list (and, if a KOL with followers, to the KOL
+    list); True if the KOL list grew. Does not redraw the clocks."""
+    cnt = soc[K_CNT]
     soc[K_ADOPTED][i] = 1
-    cnt[C_ADOPTERS] += 1
-    key = soc[K_KEY][0]
-    q = par[P_Q]
-    horizon = par[P_HORIZON]
-    if q > 0.0:
-        talks = par[P_FULLY_MIXED] > 0.0 or soc[K_INDPTR][i + 1] > soc[K_INDPTR][i]
-        if talks:
-            tn = t - np.log(rs.uniform(key, i, 0, SLOT_FIRST_TALK)) / q
-            if tn < horizon:
-                _push(soc, tn, i)
-    rate = par[P_KOL_RATE]
-    if rate > 0.0 and soc[K_KOL_IDS].shape[0] > 0:
-        k = _kol_index(soc[K_KOL_IDS], i)
+    a = cnt[C_ADOPTERS]
+    soc[K_ADOPTERS][a] = i
+    cnt[C_ADOPTERS] = a + 1
+    kol_ids = soc[K_KOL_IDS]
+    if kol_ids.shape[0] > 0:
+        k = _kol_index(kol_ids, i)
         if k >= 0 and soc[K_F_INDPTR][k + 1] > soc[K_F_INDPTR][k]:
-            tn = t - np.log(rs.uniform(key, i, 0, SLOT_FIRST_POST)) / rate
-            if tn < horizon:
-                _push(soc, tn, int(par[P_N]) + k)
+            m = cnt[C_KOLS]
+            soc[K_KOL_LIST][m] = k
+            cnt[C_KOLS] = m + 1
+            return True
+    return False
+
+
+@njit(cache=True, _nrt=False)
+def adopt(i, t, soc):
+    """Consumer ``i`` becomes an adopter at ``t``: it joins the talkers (rate q each) and, if a
+    KOL, the posters; the clocks whose rate changed are redrawn from ``t``."""
+    kol = _enter(i, soc)
+    _redraw_talk(soc, t)
+    if kol:
+        _redraw_post(soc, t)
+    soc[K_NEXT][T_LAST] = t
 
 
 @njit(cache=True)
 def adopt_many(ids, t, soc):
+    """Every consumer of ``ids`` not yet an adopter adopts at ``t`` (clocks redrawn once)."""
     for i in ids:
         if soc[K_ADOPTED][i] == 0:
-            adopt(i, t, soc)
+            _enter(i, soc)
+    _redraw_talk(soc, t)
+    _redraw_post(soc, t)
+    soc[K_NEXT][T_LAST] = t
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def on_purchase(i, t, awareness_i, soc):
     """Journey hook at a purchase: the first purchase makes an adopter (``adopters: buyers``);
-    with ``adopters: aware``, a purchase that left awareness at 1 does."""
+    with ``adopters: aware``, a purchase that left awareness at 1 does. The adoption is queued
+    (time-sorted) and entered by `wom_advance` in time order among the bucket's talks."""
     par = soc[K_PAR]
     if (
         par[P_ON] > 0.0
         and soc[K_ADOPTED][i] == 0
         and (par[P_AWARE_MODE] == 0.0 or awareness_i >= 1.0)
     ):
-        adopt(i, t, soc)
+        soc[K_ADOPTED][i] = 1
+        cnt = soc[K_CNT]
+        ids, ts = soc[K_PEND_ID], soc[K_PEND_T]
+        k = cnt[C_PENDING]  # < n: each consumer is queued at most once
+        cnt[C_PENDING] = k + 1
+        while k > 0 and ts[k - 1] > t:  # purchases come in time order: normally no step
+            ts[k] = ts[k - 1]
+            ids[k] = ids[k - 1]
+            k -= 1
+        ts[k] = t
+        ids[k] = i
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -789,26 +830,38 @@ def _tell(j, teller, t, soc, awareness):
 
 @njit(cache=True, _nrt=False)
 def wom_advance(t_end, soc, awareness, acc, lwin):
-    """Process, in time order, every talk, KOL post and innovation dated before ``t_end``."""
-    par, cnt = soc[K_PAR], soc[K_CNT]
-    heap_t = soc[K_HEAP_T]
+    """Process, in time order, every pending adoption, innovation, talk and KOL post dated
+    before ``t_end``. Talks and posts are the events of two superposed Poisson processes (rates
+    q A and r K), whose next times (`K_NEXT`) are redrawn after each of their events and each
+    change of A or K."""
+    par, cnt, nxt = soc[K_PAR], soc[K_CNT], soc[K_NEXT]
     innov_t, innov_id = soc[K_INNOV_T], soc[K_INNOV_ID]
+    pend_id, pend_t = soc[K_PEND_ID], soc[K_PEND_T]
+    adopters, kol_list = soc[K_ADOPTERS], soc[K_KOL_LIST]
     indptr, indices = soc[K_INDPTR], soc[K_INDICES]
     f_indptr, f_indices = soc[K_F_INDPTR], soc[K_F_INDICES]
     key = soc[K_KEY][0]
     n = int(par[P_N])
-    q = par[P_Q]
-    horizon = par[P_HORIZON]
     fully_mixed = par[P_FULLY_MIXED] > 0.0
     aware_mode = par[P_AWARE_MODE] > 0.0
     n_innov = innov_t.shape[0]
+    n_pend = cnt[C_PENDING]
+    head = 0
     while True:
-        th = heap_t[0] if cnt[C_HEAP] > 0 else np.inf
+        tp = pend_t[head] if head < n_pend else np.inf
         k_in = cnt[C_INNOV]
         ti = innov_t[k_in] if k_in < n_innov else np.inf
-        if ti < th:
-            if ti >= t_end:
-                break
+        tt = nxt[T_TALK]
+        tk = nxt[T_POST]
+        t = min(min(tp, ti), min(tt, tk))
+        if t >= t_end:
+            break
+        if tp == t:
+            # A purchase made an adopter (queued by `on_purchase`).
+            j = pend_id[head]
+            head += 1
+            adopt(j, max(tp, nxt[T_LAST]), soc)
+        elif ti == t:
             # Innovation: outside influence makes the consumer aware.
             j = innov_id[k_in]
             cnt[C_INNOV] = k_in + 1
@@ -817,42 +870,52 @@ def wom_advance(t_end, soc, awareness, acc, lwin):
             awareness[j] = 1.0
             if aware_mode and soc[K_ADOPTED][j] == 0:
                 adopt(j, ti, soc)
-            continue
-        if th >= t_end:
-            break
-        cid, t = _pop(soc)
-        inw = lwin[0] <= t < lwin[1]
-        if cid < n:
-            # A talk: adopter `cid` tells one neighbour drawn uniformly.
-            c = soc[K_TALKS][cid]
-            soc[K_TALKS][cid] = c + 1
-            u_pick, u_next = rs.uniform2(key, cid, c, SLOT_TALK)
+        elif tt == t:
+            # A talk: a uniform adopter tells one of its neighbours drawn uniformly (an adopter
+            # without neighbours makes no conversation: thinning).
+            nxt[T_LAST] = t
+            c = cnt[C_TALK_EVENTS]
+            cnt[C_TALK_EVENTS] = c + 1
+            u_who, u_nb = rs.uniform2(key, c >> 24, c & 0xFFFFFF, SLOT_TALK)
+            a = cnt[C_ADOPTERS]
+            w = int(u_who * a)
+            if w >= a:
+                w = a - 1
+            cid = adopters[w]
+            _redraw_talk(soc, t)
+            j = -1
             if fully_mixed:
-                j = int(u_pick * n)
+                j = int(u_nb * n)
                 if j >= n:
                     j = n - 1
+                if j == cid:  # a draw of oneself is no conversation
+                    j = -1
             else:
                 lo = indptr[cid]
                 deg = indptr[cid + 1] - lo
-                r = int(u_pick * deg)
-                if r >= deg:
-                    r = deg - 1
-                j = indices[lo + r]
-            if j != cid:  # fully mixed: a draw of oneself is no conversation
+                if deg > 0:
+                    r = int(u_nb * deg)
+                    if r >= deg:
+                        r = deg - 1
+                    j = indices[lo + r]
+            if j >= 0:
                 cnt[C_TALKS] += 1
-                if inw:
+                if lwin[0] <= t < lwin[1]:
                     acc[lg.WOM_TALKS] += 1.0
                 _tell(j, cid, t, soc, awareness)
-            tn = t - np.log(u_next) / q
-            if tn < horizon:
-                _push(soc, tn, cid)
         else:
-            # A KOL post: told to every follower.
-            k = cid - n
+            # A KOL post: a uniform adopted KOL tells every follower.
+            nxt[T_LAST] = t
+            c = cnt[C_POSTS]
+            cnt[C_POSTS] = c + 1
+            m = cnt[C_KOLS]
+            w = int(_counter_uniform(key, c, SLOT_POST) * m)
+            if w >= m:
+                w = m - 1
+            k = kol_list[w]
             kol = soc[K_KOL_IDS][k]
-            c = soc[K_KOL_POSTS][k]
-            soc[K_KOL_POSTS][k] = c + 1
-            cnt[C_POSTS] += 1
+            _redraw_post(soc, t)
+            inw = lwin[0] <= t < lwin[1]
             if inw:
                 acc[lg.KOL_POSTS] += 1.0
             for e in range(f_indptr[k], f_indptr[k + 1]):
@@ -860,9 +923,12 @@ def wom_advance(t_end, soc, awareness, acc, lwin):
                 if inw:
                     acc[lg.WOM_TALKS] += 1.0
                 _tell(f_indices[e], kol, t, soc, awareness)
-            tn = t - np.log(rs.uniform(key, kol, c, SLOT_POST)) / par[P_KOL_RATE]
-            if tn < horizon:
-                _push(soc, tn, cid)
+    # Pending adoptions dated at or after t_end (none from a bucket's purchases) wait.
+    rest = n_pend - head
+    for r in range(rest):
+        pend_id[r] = pend_id[head + r]
+        pend_t[r] = pend_t[head + r]
+    cnt[C_PENDING] = rest
 
 
 @njit(cache=True)

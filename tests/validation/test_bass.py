@@ -24,8 +24,9 @@ replications the observed sd agreed within 10 %). One replication must lie withi
 replications within 4 LNA sd / sqrt(20).
 
 Bucket width: talks, innovations and adoptions are processed in exact time order by the
-word-of-mouth kernel's own heap, and here no consumer event changes who adopts, so the bucket
-adds no error: the series is the same bit for bit at 1-hour and 6-hour buckets (tested).
+word-of-mouth kernel (one superposed talk clock of rate q A), and here no consumer event
+changes who adopts, so the bucket adds no error: the series is the same bit for bit at 1-hour
+and 6-hour buckets (tested).
 """
 
 from __future__ import annotations
