@@ -266,6 +266,28 @@ def _sorted_unique(x: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def _attach_candidates(ends, n_ends, key, source, targets) -> int:
+    """Preferential attachment: fill ``targets`` with distinct nodes drawn uniformly from the
+    first ``n_ends`` edge ends (so with probability proportional to degree), as networkx's
+    Barabási-Albert and Holme-Kim generators draw them. Returns the draws used."""
+    m = targets.shape[0]
+    got = 0
+    draw = 0
+    while got < m:
+        x = ends[int(rs.uniform(key, source, draw, 0) * n_ends)]
+        draw += 1
+        new = True
+        for t in range(got):
+            if targets[t] == x:
+                new = False
+                break
+        if new:
+            targets[got] = x
+            got += 1
+    return draw
+
+
+@njit(cache=True)
 def barabasi_albert_edges(n: int, m: int, key: np.uint64) -> tuple[np.ndarray, np.ndarray]:
     """Barabási and Albert (1999), as networkx builds it: a star on m + 1 nodes, then each new
     node links to m distinct nodes drawn with probability proportional to degree (uniform draws
@@ -284,19 +306,7 @@ def barabasi_albert_edges(n: int, m: int, key: np.uint64) -> tuple[np.ndarray, n
     n_ends = 2 * e
     targets = np.empty(m, dtype=np.int32)
     for source in range(m + 1, n):
-        got = 0
-        draw = 0
-        while got < m:
-            x = ends[int(rs.uniform(key, source, draw, 0) * n_ends)]
-            draw += 1
-            new = True
-            for t in range(got):
-                if targets[t] == x:
-                    new = False
-                    break
-            if new:
-                targets[got] = x
-                got += 1
+        _attach_candidates(ends, n_ends, key, source, targets)
         for t in range(m):
             a[e] = source
             b[e] = targets[t]
@@ -340,19 +350,7 @@ def powerlaw_cluster_edges(
     e = 0
     targets = np.empty(m, dtype=np.int32)
     for source in range(m, n):
-        got = 0
-        draw = 0
-        while got < m:
-            x = ends[int(rs.uniform(key, source, draw, 0) * n_ends)]
-            draw += 1
-            new = True
-            for t in range(got):
-                if targets[t] == x:
-                    new = False
-                    break
-            if new:
-                targets[got] = x
-                got += 1
+        draw = _attach_candidates(ends, n_ends, key, source, targets)
         left = m
         count = 0
         target = -1
