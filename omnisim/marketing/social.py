@@ -694,32 +694,32 @@ def _counter_uniform(key, c, slot) -> float:
     return rs.uniform(key, c >> 24, c & 0xFFFFFF, slot)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
+def _redraw(soc, t, rate, gaps, slot, which):
+    """Time of the next event of one superposed process (talks: rate q A; KOL posts: rate r K)
+    from ``t``: by the memorylessness of the exponential this is exact whenever the rate has
+    just changed or an event has just happened. ``gaps`` counts the process's draws."""
+    cnt = soc[K_CNT]
+    if rate > 0.0:
+        g = cnt[gaps]
+        cnt[gaps] = g + 1
+        soc[K_NEXT][which] = t - np.log(_counter_uniform(soc[K_KEY][0], g, slot)) / rate
+    else:
+        soc[K_NEXT][which] = np.inf
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def _redraw_talk(soc, t):
-    """Time of the next talk of the superposed process (rate q A) from ``t``: by the
-    memorylessness of the exponential this is exact whenever A has just changed or a talk has
-    just happened."""
-    cnt = soc[K_CNT]
-    rate = soc[K_PAR][P_Q] * cnt[C_ADOPTERS]
-    if rate > 0.0:
-        g = cnt[C_TALK_GAPS]
-        cnt[C_TALK_GAPS] = g + 1
-        soc[K_NEXT][T_TALK] = t - np.log(_counter_uniform(soc[K_KEY][0], g, SLOT_TALK_GAP)) / rate
-    else:
-        soc[K_NEXT][T_TALK] = np.inf
+    """Next talk: rate q x adopters."""
+    rate = soc[K_PAR][P_Q] * soc[K_CNT][C_ADOPTERS]
+    _redraw(soc, t, rate, C_TALK_GAPS, SLOT_TALK_GAP, T_TALK)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _redraw_post(soc, t):
-    """Time of the next KOL post (rate r K, K adopted KOLs with followers) from ``t``."""
-    cnt = soc[K_CNT]
-    rate = soc[K_PAR][P_KOL_RATE] * cnt[C_KOLS]
-    if rate > 0.0:
-        g = cnt[C_POST_GAPS]
-        cnt[C_POST_GAPS] = g + 1
-        soc[K_NEXT][T_POST] = t - np.log(_counter_uniform(soc[K_KEY][0], g, SLOT_POST_GAP)) / rate
-    else:
-        soc[K_NEXT][T_POST] = np.inf
+    """Next KOL post: rate r x adopted KOLs with followers."""
+    rate = soc[K_PAR][P_KOL_RATE] * soc[K_CNT][C_KOLS]
+    _redraw(soc, t, rate, C_POST_GAPS, SLOT_POST_GAP, T_POST)
 
 
 @njit(cache=True, _nrt=False)
