@@ -79,7 +79,9 @@ from omnisim.supply.inventory import Inventory
     UNIT_COST,
     LIST_PRICE,
     REFERENCE_PRICE,
-) = range(26)
+    SAT_INCONSISTENCY,
+    HABIT_INCONSISTENCY,
+) = range(28)
 
 TRAIL_ROWS_PER_EVENT = 8
 PREFETCH_AHEAD = 8  # events of the batch whose consumer state is requested ahead of use
@@ -116,6 +118,8 @@ def _weights(sc: Scenario) -> np.ndarray:
             sc.product.unit_cost,
             sc.product.list_price,
             sc.product.reference,
+            j.satisfaction.inconsistency_weight,
+            j.habits.inconsistency_loss,
         ]
     )
 
@@ -415,6 +419,8 @@ def _prefetch_consumer(pop, i):
     prefetch(pop[18], i)
     prefetch(pop[19], i)
     prefetch(pop[20], i)
+    prefetch(pop[21], i)
+    prefetch(pop[22], i)
 
 
 @njit(cache=True, _nrt=False)
@@ -522,6 +528,8 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
     # Consideration set.
     n_cons = 0
     seen = np.inf
+    lo, hi = np.inf, 0.0  # channel conflict: lowest and highest goods price considered
+    home = -1  # the considered channel the consumer is most used to: where the search starts
     key_c = keys[rs.CONSIDER]
     u_pair = (0.0, 0.0)
     for c in range(c_n):
@@ -545,6 +553,12 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
             weighed = paid - p * cut if cut > 0.0 else paid
             if paid < seen:
                 seen = paid
+            if p < lo:
+                lo = p
+            if p > hi:
+                hi = p
+            if home < 0 or habit[i, c] > habit[i, home]:
+                home = c
             if first and inw:
                 ch_acc[c, lg.CH_CONSIDERED] += 1.0
             # Utility (docs/model.md, "Decision").
@@ -569,13 +583,18 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
             util[c] = v
     if first:
         min_price[i] = seen
+        pop[21][i] = home
+        pop[22][i] = np.log(hi / lo) if n_cons > 1 else 0.0
         if inw:
             if n_cons > 0:
                 acc[lg.SEARCHES] += 1.0
             else:
                 acc[lg.NO_CONSIDERATION] += 1.0
+            if n_cons > 1:  # channel conflict: the price spread the search met
+                acc[lg.PRICE_SPREAD_SUM] += hi / lo - 1.0
+                acc[lg.PRICE_SPREAD_N] += 1.0
         if n_cons > 0:
-            _row(trail, counts, do_trail, tr.SEARCH, t, i, -1, -1, 0, float(n_cons))
+            _row(trail, counts, do_trail, tr.SEARCH, t, i, home, -1, 0, float(n_cons))
         else:
             _row(trail, counts, do_trail, tr.NO_CONSIDERATION, t, i, -1, -1, 0, np.nan)
     elif seen < min_price[i]:
@@ -742,6 +761,7 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
         series[per, lg.TS_REVENUE] += value
         ts_ch[per, c] += value
         pop[18][i] += 1
+        _conflict(pop[21][i], c, value, chp[10], acc)
     elif t < lwin[0]:
         pop[20][i] = True  # bought during the warm-up (lifecycle KPIs)
     # Membership: points, tier, joining at checkout; the delivery fee paid (docs/model.md,
@@ -762,6 +782,21 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
     t_review = t_receive - w[USE_DAYS] * np.log(u_use)
     if t_review < lwin[1]:
         _schedule(sched, counts, i, t_review)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _conflict(home, c, value, offline, acc):
+    """Channel conflict: an in-window purchase in the other world (offline / online) than the
+    channel the search started in: showrooming (searched offline, bought online) or
+    webrooming (the reverse)."""
+    if home < 0 or offline[home] == offline[c]:
+        return
+    if offline[home]:
+        acc[lg.SHOWROOMING_ORDERS] += 1.0
+        acc[lg.SHOWROOMING_REVENUE] += value
+    else:
+        acc[lg.WEBROOMING_ORDERS] += 1.0
+        acc[lg.WEBROOMING_REVENUE] += value
 
 
 @njit(cache=True, _nrt=False)
@@ -812,10 +847,12 @@ def _review(i, t, ctx, sched, trail, counts, do_trail):
     j = pop[6][i]
     c = pop[8][i]
     gap = np.log(max(pop[15][i], 1e-9) / max(pop[13][i], 1e-9))
+    spread = pop[22][i]  # channel conflict: log(highest / lowest price the search met)
     sat = (
         w[SAT_BASE]
         + chp[6][c]
         - w[SAT_PRICE] * max(gap, 0.0)
+        - w[SAT_INCONSISTENCY] * spread
         - w[SAT_LATE] * pop[17][i]
         - w[SAT_STOCKOUT] * pop[12][i]
         - w[SAT_QUEUE] * pop[16][i] * 24.0
@@ -838,7 +875,12 @@ def _review(i, t, ctx, sched, trail, counts, do_trail):
             acc[lg.REVIEWS] += 1.0
             acc[lg.STARS_SUM] += stars
         _row(trail, counts, do_trail, tr.REVIEW, t, i, c, -1, 0, stars)
-    # Habits: the used channel is pulled toward 1, the others decay.
+    # Habits: trust lost to inconsistent prices first, then the used channel is pulled
+    # toward 1 and the others decay.
+    if w[HABIT_INCONSISTENCY] > 0.0 and spread > 0.0:
+        keep = np.exp(-w[HABIT_INCONSISTENCY] * spread)
+        for k in range(habit.shape[1]):
+            habit[i, k] *= keep
     for k in range(habit.shape[1]):
         if k == c:
             habit[i, k] += w[HABIT_LR] * (1.0 - habit[i, k])

@@ -31,7 +31,8 @@ def bytes_per_consumer(n_channels: int) -> int:
     calendar = 12 * 2  # id + time, with room for the slot partition copy
     membership = 1 + 1 + 4  # membership programme: joined channel, tier, qualifying amount
     lifecycle = 12  # customer lifecycle state (omnisim/consumers/lifecycle.py)
-    return state + habits + calendar + membership + lifecycle + 64
+    conflict = 1 + 4  # channel conflict: search channel, price spread seen
+    return state + habits + calendar + membership + lifecycle + conflict + 64
 
 
 class Population:
@@ -88,6 +89,11 @@ class Population:
         # A purchase dated before the measurement window (the warm-up): tells a new customer
         # (first purchase in the window) from a returning one.
         self.bought_before_window = np.zeros(n, dtype=bool)
+        # Channel conflict (docs/model.md, "Channel conflict"): the channel the current journey's
+        # search started in (-1: none yet) and log(highest / lowest goods price) across the
+        # channels it considered.
+        self.search_channel = np.full(n, -1, dtype=np.int8)
+        self.price_spread = np.zeros(n, dtype=np.float32)
 
     def arrays(self) -> tuple:
         """The state arrays, in the order the journey kernel unpacks them."""
@@ -113,6 +119,8 @@ class Population:
             self.purchases_in_window,
             self.ever_bought,
             self.bought_before_window,
+            self.search_channel,
+            self.price_spread,
         )
 
     def stage_counts(self) -> np.ndarray:

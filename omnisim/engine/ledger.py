@@ -66,6 +66,16 @@ SCALARS = (
     "won_back",
     "clv_sum",
     "clv_cohort",
+    # Channel conflict (docs/model.md, "Channel conflict"): the relative price spread across
+    # the channels considered at first decisions with two or more (sum and count), and
+    # purchases completed in the other world than the search started in (offline-searched,
+    # bought online: showrooming; the reverse: webrooming), orders and goods revenue.
+    "price_spread_sum",
+    "price_spread_n",
+    "showrooming_orders",
+    "showrooming_revenue",
+    "webrooming_orders",
+    "webrooming_revenue",
 )
 (
     NEEDS,
@@ -121,6 +131,12 @@ DELIVERY_FEES = SCALARS.index("delivery_fees")
 WON_BACK = SCALARS.index("won_back")  # customer lifecycle
 CLV_SUM = SCALARS.index("clv_sum")  # customer lifecycle
 CLV_COHORT = SCALARS.index("clv_cohort")  # customer lifecycle
+PRICE_SPREAD_SUM = SCALARS.index("price_spread_sum")  # channel conflict
+PRICE_SPREAD_N = SCALARS.index("price_spread_n")
+SHOWROOMING_ORDERS = SCALARS.index("showrooming_orders")
+SHOWROOMING_REVENUE = SCALARS.index("showrooming_revenue")
+WEBROOMING_ORDERS = SCALARS.index("webrooming_orders")
+WEBROOMING_REVENUE = SCALARS.index("webrooming_revenue")
 
 # Columns of the per-channel table.
 CHANNEL_COLUMNS = (

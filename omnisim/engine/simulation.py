@@ -37,6 +37,7 @@ import numpy as np
 import simpy
 
 from omnisim.channels.catalog import ChannelTable, Geography
+from omnisim.channels.policies import apply_policies, sells_at_chain_prices
 from omnisim.channels.service import StoreQueues
 from omnisim.consumers.journey import Journey
 from omnisim.consumers.needs import NeedClock
@@ -130,7 +131,9 @@ class Simulation:
         problems = cross_reference_problems(scenario)
         if problems:
             raise ValueError("; ".join(f"{'.'.join(map(str, loc))}: {m}" for loc, m in problems))
-        sc = scenario
+        # One price and one membership are rewrites of the channels (docs/model.md,
+        # "Omnichannel operations"); everything below reads the rewritten scenario.
+        sc = apply_policies(scenario)
         self.sc = sc
         self.replication = replication
         self.seed = sc.seed if seed is None else seed
@@ -154,9 +157,10 @@ class Simulation:
             if sc.network is not None
             else None
         )
-        if self.network is not None:
+        if sells_at_chain_prices(sc):
             # Stores the network supplies sell at the chain's consumer price (cost_plus or a
-            # flattening's passed saving); without a network the channel prices stand alone.
+            # flattening's passed saving); without a network, or with one unified price, the
+            # channel prices stand alone.
             self.channels.set_node_prices(self.network.consumer_prices())
         self.queues = StoreQueues(sc)
         self.clock = NeedClock(sc)

@@ -84,6 +84,7 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
     k.update(lifecycle_kpis(L, meta))
     if net is not None:
         k.update(network_kpis(net))
+    k.update(conflict_kpis(L, k, net is not None))
     if "media" in L:  # media plan (docs/outputs.md, "Media")
         k.update(media_kpis(L["media"], L["consumers"]))
     if "social" in L:  # word of mouth (docs/outputs.md, "Word of mouth")
@@ -96,6 +97,27 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
     if "membership" in L:
         k.update(membership_kpis(L, meta))
     return {name: float(v) for name, v in k.items()}
+
+
+def conflict_kpis(L: Mapping, k: Mapping, network: bool) -> dict[str, float]:
+    """Channel conflict (docs/outputs.md, "Channel conflict"): price dispersion across the
+    channels a search considered, showrooming and webrooming, and the dealers' total profit
+    (its change between strategies is the dealer-profit change; needs ``k``'s network or
+    revenue-split KPIs)."""
+    purchases = L["purchases"]
+    dealer = (
+        sum(v for name, v in k.items() if name.startswith("dealer_profit."))
+        if network
+        else k["revenue_split.dealer"]
+    )
+    return {
+        "price_dispersion": _ratio(L["price_spread_sum"], L["price_spread_n"]),
+        "showrooming_rate": _ratio(L["showrooming_orders"], purchases),
+        "webrooming_rate": _ratio(L["webrooming_orders"], purchases),
+        "cannibalisation.offline_to_online": L["showrooming_revenue"],
+        "cannibalisation.online_to_offline": L["webrooming_revenue"],
+        "dealer_profit": dealer,
+    }
 
 
 def membership_kpis(L: Mapping, meta: Mapping) -> dict[str, float]:

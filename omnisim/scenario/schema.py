@@ -715,6 +715,14 @@ class Satisfaction(_Model):
     )
     stockout_weight: NonNegFloat = Field(0.7, description="Loss per stock-out met in the journey.")
     queue_weight: NonNegFloat = Field(0.3, description="Loss per hour waited in a store queue.")
+    inconsistency_weight: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Loss per unit of log(highest / lowest goods price across the channels considered "
+            "while searching), whatever was paid: a brand whose prices differ by channel looks "
+            "inconsistent (0 = off)."
+        ),
+    )
     noise_sd: NonNegFloat = Field(1.0, description="Standard deviation of idiosyncratic noise.")
 
 
@@ -741,6 +749,14 @@ class HabitDynamics(_Model):
         0.2, description="Pull of the used channel's habit toward 1 after a purchase."
     )
     decay: Fraction = Field(0.05, description="Decay of the other channels' habits per purchase.")
+    inconsistency_loss: NonNegFloat = Field(
+        0.0,
+        description=(
+            "Trust lost to inconsistent prices: after a purchase every channel habit is "
+            "multiplied by exp(-inconsistency_loss * log(highest / lowest price seen)) before "
+            "learning (0 = off)."
+        ),
+    )
 
 
 class Churn(_Model):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from omnisim.channels.catalog import Geography
+from omnisim.channels.policies import apply_policies
 from omnisim.scenario.loading import (
     ScenarioError,
     apply_overlay,
@@ -51,7 +52,7 @@ def test_quickstart_loads_base_and_both_strategies():
 
 def test_unified_price_changes_exactly_the_intended_prices():
     base = load_scenario(QUICKSTART)
-    unified = load_scenario(QUICKSTART, strategy="unified_price")
+    unified = apply_policies(load_scenario(QUICKSTART, strategy="unified_price"))
     changed = {
         b.name: (b.price_index, u.price_index)
         for b, u in zip(base.channels, unified.channels, strict=True)
@@ -63,11 +64,18 @@ def test_unified_price_changes_exactly_the_intended_prices():
         "platform": (0.93, 1.0),
         "livestream": (0.95, 1.0),
     }
+    # The livestream's session discount goes, the promotion runs in every channel.
+    live = next(c for c in unified.channels if c.name == "livestream")
+    assert live.sessions is not None and live.sessions.discount == 0.0
+    assert [p.channels for p in unified.promotions] == [None]
     # Everything else, channel order included, is untouched.
-    strip = [c.model_copy(update={"price_index": 0.0}) for c in base.channels]
-    strip_u = [c.model_copy(update={"price_index": 0.0}) for c in unified.channels]
+    strip = [c.model_copy(update={"price_index": 0.0, "sessions": None}) for c in base.channels]
+    strip_u = [
+        c.model_copy(update={"price_index": 0.0, "sessions": None}) for c in unified.channels
+    ]
     assert strip == strip_u
-    assert base.model_copy(update={"channels": []}) == unified.model_copy(update={"channels": []})
+    keep = {"channels": [], "promotions": [], "omnichannel": base.omnichannel}
+    assert base.model_copy(update=keep) == unified.model_copy(update=keep)
 
 
 @pytest.mark.parametrize("strategy", [None, "cheap_web"])
