@@ -45,6 +45,7 @@ from omnisim.engine import trail as tr
 from omnisim.engine.buckets import P_BUCKET_END, insert
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.prefetch import prefetch
+from omnisim.market import shocks as shk
 from omnisim.marketing import media as md
 from omnisim.marketing import membership as ms
 from omnisim.marketing import social as so
@@ -164,6 +165,7 @@ class Journey:
         trail: bool,
         media: md.MediaRuntime | None = None,
         social: tuple | None = None,
+        shocks: shk.Shocks | None = None,
     ) -> None:
         self.sc, self.pop, self.keys, self.clock = sc, pop, keys, clock
         self.chan, self.inventory, self.ledger = chan, inventory, ledger
@@ -206,6 +208,7 @@ class Journey:
             so.disabled_ctx() if social is None else social,  # ctx[13]: word of mouth
             self.membership.arrays(),  # ctx[14]: the membership programme
             self.lifecycle.ctx_tuple(),  # ctx[15]: customer lifecycle (lifecycle.py)
+            shk.off_ctx() if shocks is None else shocks.ctx_tuple(),  # ctx[16]: shocks
         )
         # Each consumer's live calendar time when clicks can make entries stale (else empty).
         self._due = self._ctx_static[12][md.DUE]
@@ -269,7 +272,8 @@ def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
 # holds each consumer's live calendar time when media clicks can leave stale entries. ctx[13]
 # is word of mouth's tuple (`omnisim.marketing.social`, its `P_ON` flag 0 without `social`);
 # ctx[14] is the membership programme's tuple (`omnisim.marketing.membership`); ctx[15] is the
-# customer lifecycle's tuple (`omnisim.consumers.lifecycle`).
+# customer lifecycle's tuple (`omnisim.consumers.lifecycle`); ctx[16] is the shocks' tuple
+# (`omnisim.market.shocks`, no shock: K = 0).
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -541,7 +545,8 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
         reach = chp[11][c, r]
         ok = False
         if live and reach > 0.0 and not (int(failed[i]) >> c) & 1:
-            q = reach / (1.0 + np.exp(-(chp[2][c] + w[W_CONSIDER_HABIT] * habit[i, c])))
+            x = chp[2][c] + w[W_CONSIDER_HABIT] * habit[i, c] + shk.log_traffic(c, t, ctx[16])
+            q = reach / (1.0 + np.exp(-x))
             ok = u < q or (forced >> c) & 1 == 1
         cons[c] = ok
         if ok:
@@ -660,6 +665,7 @@ def _order_online(i, t, c, p, ctx, sched, trail, counts, do_trail):
     j, sw = pop[6][i], pop[11][i]
     u_delay, u_use = rs.uniform2(keys[rs.DELIVERY], i, j, sw)
     lead = chp[18][c] + geo[0][geo[1][node], r] - chp[19][c] * np.log(u_delay)
+    lead *= shk.lead_factor(t, ctx[16])  # shocks: longer leads of orders placed in a shock
     late = lead - chp[17][c, r]
     pop[17][i] = late if late > 0.0 else 0.0
     pop[16][i] = 0.0

@@ -6,11 +6,11 @@ operational time are linked by the cumulative need-rate multiplier
 
     Lambda(t) = integral_0^t m(s) ds,   m(t) = (1 + A cos(2 pi (t - peak) / 365)) * prod_k g_k(t)
 
-where ``A`` is the seasonal amplitude and ``g_k`` the need multiplier of promotion ``k`` while it
-runs. A consumer whose need falls at ``t`` has the next one at ``Lambda^-1(Lambda(t) + X)``:
-a renewal process whose rate follows ``m(t)`` (time-change; exact for a Poisson process, the
-standard modulated-renewal construction otherwise). ``Lambda`` is tabulated on an hourly grid
-(``m`` piecewise constant per hour) and inverted by interpolation.
+where ``A`` is the seasonal amplitude and ``g_k`` the need multiplier of promotion or shock ``k``
+while it runs (`omnisim.market.shocks`). A consumer whose need falls at ``t`` has the next one at
+``Lambda^-1(Lambda(t) + X)``: a renewal process whose rate follows ``m(t)`` (time-change; exact
+for a Poisson process, the standard modulated-renewal construction otherwise). ``Lambda`` is
+tabulated on an hourly grid (``m`` piecewise constant per hour) and inverted by interpolation.
 
 The first need of each consumer is drawn from the renewal process's equilibrium (forward
 recurrence) distribution, so the need rate is stationary from day 0: for gamma(k, theta) the
@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit
 
 from omnisim.engine.streams import gamma, normal, uniform
+from omnisim.market.shocks import fold_need_rate
 from omnisim.scenario.schema import NeedDistribution, Scenario
 
 GRID_DAYS = 1.0 / 24.0
@@ -49,6 +50,7 @@ class NeedClock:
             rate = np.where(
                 (mid >= p.start_day) & (mid < p.end_day), rate * p.need_multiplier, rate
             )
+        rate = fold_need_rate(sc.shocks, mid, rate)  # shocks (omnisim.market.shocks)
         self.rate = rate
         self.cum = np.concatenate(([0.0], np.cumsum(rate) * GRID_DAYS))
         # Inverse look-up: start[k] is the grid cell holding operational time k * step, with

@@ -47,6 +47,7 @@ from omnisim.engine.buckets import EventCalendar
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.streams import Streams
 from omnisim.engine.trail import TrailWriter
+from omnisim.market.shocks import Shocks, snapshot_bytes_per_consumer
 from omnisim.marketing import media as media_plan
 from omnisim.marketing.social import WordOfMouth, social_bytes
 from omnisim.metrics.kpis import compute_kpis
@@ -77,6 +78,7 @@ def planned_memory(sc: Scenario) -> int:
     """Bytes a run of ``sc`` plans to use at peak (consumer state dominates)."""
     per_consumer = bytes_per_consumer(len(sc.channels))
     per_consumer += media_plan.bytes_per_consumer(sc)  # media plan (omnisim.marketing.media)
+    per_consumer += snapshot_bytes_per_consumer(sc)  # shocks: habit snapshot while one lasts
     # Word of mouth: graph CSR, KOL followers and state (0 without it).
     return sc.market.consumers * per_consumer + social_bytes(sc) + 64 * 2**20
 
@@ -143,7 +145,9 @@ class Simulation:
         self.geo = Geography.from_scenario(sc)
         node_index = {n.name: i for i, n in enumerate(sc.nodes)}
         self.channels = ChannelTable(sc, self.geo, node_index)
-        self.inventory = Inventory(sc)
+        # Shocks (omnisim.market.shocks), if any: need, traffic, lead times, habit persistence.
+        self.shocks = Shocks(sc) if sc.shocks else None
+        self.inventory = Inventory(sc, self.shocks)
         # The dealer network, if any, refills the nodes that name a supplier; the lead-time
         # draws use the `supply` stream, which nothing else draws from.
         self.network = (
@@ -153,6 +157,7 @@ class Simulation:
                 self.streams.generator("supply"),
                 self._record_order,
                 geo=self.geo,
+                shocks=self.shocks,
             )
             if sc.network is not None
             else None
@@ -228,6 +233,7 @@ class Simulation:
             self.trail is not None,
             self.media,
             self.social.ctx() if self.social is not None else None,
+            self.shocks,
         )
 
     # ------------------------------------------------------------------ processes
@@ -305,6 +311,8 @@ class Simulation:
             self.inventory.start(self.env, self._record_order)
             if self.network is not None:
                 self.network.start(self.env)
+            if self.shocks is not None:  # habit persistence; before the clock (day-0 shocks)
+                self.shocks.start(self.env, self.population.habit)
             self.env.process(self._consumer_clock())
             self.env.run(until=self.sc.horizon_days)
             self._record_awareness(self.sc.horizon_days)
@@ -356,7 +364,10 @@ class Simulation:
             "channels": list(self.channels.names),
             "nodes": list(self.inventory.names),
             "prior_rating": self.sc.journey.reviews.prior_rating,
+            "channel_types": [c.type.value for c in self.sc.channels],  # online share KPIs
         }
+        if self.shocks is not None:  # shocks: the spans of the before/during/after KPIs
+            meta["shocks"] = self.shocks.spans()
         if programme.fee.any():
             meta["delivery_fees"] = True
         final = {

@@ -64,6 +64,9 @@ def small_copy(scenario: Scenario, consumers: int, days: float) -> Scenario:
     if kols is not None:  # KOL audiences are drawn among the other consumers: fit them in
         kols.count = min(kols.count, 10)
         kols.followers = min(kols.followers, small.market.consumers - 1)
+    # Shocks after the shortened horizon would be refused; the kernel's shock tuple has the
+    # same types with or without them (omnisim/market/shocks.py).
+    small.shocks = [s for s in small.shocks if s.start_day < small.horizon_days]
     return small
 
 

@@ -11,6 +11,8 @@ import itertools
 import math
 from collections.abc import Mapping
 
+from omnisim.scenario.schema import OFFLINE_TYPES
+
 
 def _ratio(a: float, b: float, empty: float = 0.0) -> float:
     return a / b if b else empty
@@ -96,6 +98,8 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         k["delivery_fees"] = L["delivery_fees"]
     if "membership" in L:
         k.update(membership_kpis(L, meta))
+    # Shocks: the online revenue share, and before / during / after each shock (docs/outputs.md).
+    k.update(online_share_kpis(L, meta))
     return {name: float(v) for name, v in k.items()}
 
 
@@ -281,4 +285,47 @@ def network_kpis(net: Mapping) -> dict[str, float]:
                 k[f"dealers_exited.{level}"] = float(
                     sum(1 for e in net["exits"] if e["level"] == level and lo <= e["time"] < hi)
                 )
+    return k
+
+
+# ------------------------------------------------------------------------------------------
+# Shocks (docs/outputs.md, "Shocks"; omnisim/market/shocks.py)
+
+OFFLINE_TYPE_NAMES = frozenset(t.value for t in OFFLINE_TYPES)
+
+
+def online_share_kpis(L: Mapping, meta: Mapping) -> dict[str, float]:
+    """``online_share``: the revenue share of the online channel types over the window; with
+    shocks (``meta["shocks"]``), ``online_share.before.<s>``, ``.during.<s>`` and ``.after.<s>``
+    from the per-period channel revenue, a period counting for the span holding its midpoint
+    (NaN for a span without periods or revenue)."""
+    types = meta.get("channel_types")
+    if types is None:  # a ledger from before the channel types were recorded
+        return {}
+    online = [t not in OFFLINE_TYPE_NAMES for t in types]
+    k: dict[str, float] = {
+        "online_share": _ratio(
+            sum(v for v, on in zip(L["ch_revenue"], online, strict=True) if on), L["revenue"]
+        )
+    }
+    spans = meta.get("shocks", [])
+    if not spans:
+        return k
+    lo, hi, width = L["warmup"], L["horizon"], L["period"]
+    rows = L["ts_ch_revenue"]
+    n = len(rows)
+    mids = [(lo + p * width + (hi if p == n - 1 else lo + (p + 1) * width)) / 2 for p in range(n)]
+    on_rev = [sum(v for v, on in zip(r, online, strict=True) if on) for r in rows]
+    all_rev = [sum(r) for r in rows]
+    for s in spans:
+        a, b = s["start_day"], s["end_day"]
+        for span, inside in (
+            ("before", lambda m, a=a: m < a),
+            ("during", lambda m, a=a, b=b: a <= m < b),
+            ("after", lambda m, b=b: m >= b),
+        ):
+            ps = [p for p in range(n) if inside(mids[p])]
+            k[f"online_share.{span}.{s['name']}"] = _ratio(
+                sum(on_rev[p] for p in ps), sum(all_rev[p] for p in ps), math.nan
+            )
     return k

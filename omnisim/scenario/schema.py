@@ -1347,15 +1347,16 @@ class Shock(_Model):
     lead_time_multiplier: PositiveFloat = Field(
         1.0,
         description=(
-            "Multiplier on delivery and replenishment lead times of shipments started while "
-            "the shock lasts."
+            "Multiplier on the lead times of shipments started while the shock lasts: online "
+            "deliveries (the promise is unchanged), brand replenishment, dealer shipments."
         ),
     )
     habit_persistence: Fraction = Field(
         1.0,
         description=(
-            "Share of the change in consumers' channel habits during the shock that stays when "
-            "it ends (1 = all of it, 0 = habits go back to where they were)."
+            "Share of the change in consumers' channel habits during the shock (habit learning "
+            "from its purchases) that stays when it ends (1 = all of it, 0 = habits go back "
+            "to where they were when it began)."
         ),
     )
 

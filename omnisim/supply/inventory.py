@@ -11,16 +11,22 @@ instead.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import simpy
 
 from omnisim.scenario.schema import Scenario
 
+if TYPE_CHECKING:
+    from omnisim.market.shocks import Shocks
+
 
 class Inventory:
     """On-hand and on-order units of every node, with replenishment processes."""
 
-    def __init__(self, sc: Scenario) -> None:
+    def __init__(self, sc: Scenario, shocks: Shocks | None = None) -> None:
+        self.shocks = shocks  # lead-time multipliers of shocks (omnisim.market.shocks)
         self.names = tuple(n.name for n in sc.nodes)
         reps = [n.replenishment for n in sc.nodes]
         self.order_up_to = np.array([r.order_up_to for r in reps], dtype=np.int64)
@@ -70,7 +76,10 @@ class Inventory:
             yield env.timeout(float(self.review_days[i]))
 
     def _deliver(self, env: simpy.Environment, i: int, q: int) -> simpy.events.Event:
-        yield env.timeout(float(self.lead_days[i]))
+        lead = float(self.lead_days[i])
+        if self.shocks is not None:  # an order placed while a shock lasts takes longer
+            lead *= self.shocks.lead_multiplier(env.now)
+        yield env.timeout(lead)
         self.on_order[i] -= q
         self.stock[i] += q
         self.delivered[i] += q

@@ -41,6 +41,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -61,6 +62,9 @@ from omnisim.scenario.schema import (
     Shortage,
 )
 from omnisim.supply.inventory import Inventory
+
+if TYPE_CHECKING:
+    from omnisim.market.shocks import Shocks
 
 BRAND = "<brand>"
 """Name of the network's root in the graph and the records; the angle brackets keep it apart
@@ -329,6 +333,8 @@ class SupplyNetwork:
         allow_negative_orders: let reviews place negative orders (returns to the brand), as the
             linear model of the bullwhip formula assumes; a test-only switch.
         geo: the market geography (omitted = built from ``sc``).
+        shocks: the scenario's shocks, whose lead-time multipliers lengthen shipments sent
+            while one lasts (omitted = none).
     """
 
     def __init__(
@@ -339,6 +345,7 @@ class SupplyNetwork:
         record_order: OrderRecorder | None = None,
         allow_negative_orders: bool = False,
         geo: Geography | None = None,
+        shocks: Shocks | None = None,
     ) -> None:
         if sc.network is None:
             raise ValueError("the scenario has no `network` section")
@@ -346,6 +353,7 @@ class SupplyNetwork:
         self.inventory = inventory if inventory is not None else Inventory(sc)
         self.rng = rng if rng is not None else np.random.default_rng(sc.seed)
         self.record_order = record_order
+        self.shocks = shocks
         self.allow_negative = allow_negative_orders
         self.window = (sc.warmup_days, sc.horizon_days)
         self.unit_cost = sc.product.unit_cost
@@ -522,15 +530,20 @@ class SupplyNetwork:
             env.process(self._exit_checks())
 
     def lead_draw(self, k: int) -> float:
-        """A lead time (days) for a shipment to node ``k``."""
+        """A lead time (days) for a shipment to node ``k`` sent now: one draw, times a shock's
+        lead-time multiplier while one lasts (no extra draw: the `supply` stream is unchanged)."""
         lt = self.nodes[k].lead_time
         m, cv = lt.mean_days, lt.cv
         if lt.distribution == LeadTimeDistribution.fixed or cv == 0.0 or m == 0.0:
-            return m
-        if lt.distribution == LeadTimeDistribution.gamma:
-            return float(self.rng.gamma(1.0 / cv**2, m * cv**2))
-        s2 = math.log1p(cv * cv)
-        return float(self.rng.lognormal(math.log(m) - s2 / 2.0, math.sqrt(s2)))
+            d = m
+        elif lt.distribution == LeadTimeDistribution.gamma:
+            d = float(self.rng.gamma(1.0 / cv**2, m * cv**2))
+        else:
+            s2 = math.log1p(cv * cv)
+            d = float(self.rng.lognormal(math.log(m) - s2 / 2.0, math.sqrt(s2)))
+        if self.shocks is not None:
+            d *= self.shocks.lead_multiplier(self.env.now)
+        return d
 
     def _review(self, k: int):
         s = self.nodes[k]

@@ -1,0 +1,1 @@
+"""The market's environment: events outside the brand's control (shocks)."""

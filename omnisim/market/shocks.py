@@ -1,0 +1,213 @@
+"""Shocks: time-bounded changes of the market (an epidemic, a lockdown, a logistics strike) with
+habit persistence after they end.
+
+Settings come from the scenario's ``shocks:`` list (`omnisim.scenario.schema.Shock`); equations
+are in ``docs/model.md``, section "Shocks", and the KPIs in ``docs/outputs.md``. While shock
+``k`` lasts, ``start_k <= t < end_k``:
+
+* the need rate ``m(t)`` is multiplied by ``need_multiplier_k`` (`fold_need_rate`, folded into
+  `omnisim.consumers.needs.NeedClock`'s tabulated operational clock like a promotion's);
+* the odds of considering channel ``c`` at a search are multiplied by ``M_kc`` (the ``traffic``
+  entry of the channel's name, else of its type, else 1): the journey kernel adds
+  `log_traffic` = ``ln M_kc`` to the logit of the consideration probability;
+* lead times of shipments started during the shock are multiplied by
+  ``lead_time_multiplier_k``: online deliveries in the kernel (`lead_factor`), brand
+  replenishment (`omnisim.supply.inventory`) and dealer-network shipments
+  (`omnisim.supply.network`) through `Shocks.lead_multiplier`;
+* at ``start_k`` every consumer's channel habits are copied, and at ``end_k`` they are set to
+  ``snapshot + p_k (habit - snapshot)`` (`Shocks.start`, one SimPy process per shock).
+
+Shocks may not overlap (the scenario's cross-reference checks refuse it), so at most one is
+active at any time.
+
+Layout of the kernel's ``ctx[16]`` tuple (`Shocks.ctx_tuple`, `off_ctx` without shocks):
+``(start, end, log_traffic, lead)``
+
+* ``start``, ``end`` (float64, K): the shocks' spans ``[start, end)`` in days, sorted by start;
+* ``log_traffic`` (float64, K x C): ``ln M_kc``, 0 where the shock leaves channel ``c`` alone;
+* ``lead`` (float64, K): the lead-time multipliers.
+
+K = 0 without shocks: every helper then returns the neutral value (0 or 1) at once, and the
+arrays have the same numba types, so the kernel is compiled once for both cases.
+
+Per-consumer memory: nothing permanent; while a shock with ``habit_persistence < 1`` lasts, the
+habit snapshot, 4 bytes per channel (float32, exact), or 2 bytes per channel (uint16, habits
+rounded to 1/65535) in markets of more than `EXACT_SNAPSHOT_CHANNELS` channels, so that it
+stays within 40 bytes a consumer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import simpy
+from numba import njit
+from simpy.events import URGENT
+
+from omnisim.scenario.schema import Scenario, Shock
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+# Up to this many channels the habit snapshot is float32 (exact); beyond, uint16.
+EXACT_SNAPSHOT_CHANNELS = 10
+_QUANT = 65535.0  # uint16 snapshot: habit h is stored as round(h * 65535)
+_CHUNK = 1 << 16  # consumers per slice when habits are restored (small temporaries)
+
+
+def fold_need_rate(shocks: list[Shock], mid: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """The need-rate multiplier ``rate`` on the grid cells whose midpoints are ``mid``, times
+    each shock's ``need_multiplier`` on the cells whose midpoint it covers (as promotions)."""
+    for s in shocks:
+        rate = np.where((mid >= s.start_day) & (mid < s.end_day), rate * s.need_multiplier, rate)
+    return rate
+
+
+def traffic_multipliers(sc: Scenario) -> np.ndarray:
+    """(K shocks x C channels) odds multipliers ``M_kc``, shocks in scenario order: the entry of
+    the channel's name, else of its type, else 1."""
+    out = np.ones((len(sc.shocks), len(sc.channels)))
+    for k, s in enumerate(sc.shocks):
+        for c, ch in enumerate(sc.channels):
+            out[k, c] = s.traffic.get(ch.name, s.traffic.get(ch.type.value, 1.0))
+    return out
+
+
+def snapshot_bytes_per_consumer(sc: Scenario) -> int:
+    """Planned bytes per consumer of the habit snapshot (0 when no shock needs one)."""
+    if not any(s.habit_persistence < 1.0 for s in sc.shocks):
+        return 0
+    c = len(sc.channels)
+    return 4 * c if c <= EXACT_SNAPSHOT_CHANNELS else 2 * c
+
+
+_OFF: tuple | None = None
+
+
+def off_ctx() -> tuple:
+    """The kernel's ``ctx[16]`` without shocks (K = 0)."""
+    global _OFF
+    if _OFF is None:
+        empty = np.zeros(0)
+        _OFF = (empty, empty, np.zeros((0, 0)), empty)
+    return _OFF
+
+
+class Shocks:
+    """The scenario's shocks, resolved to arrays, and their habit-persistence processes."""
+
+    def __init__(self, sc: Scenario) -> None:
+        order = sorted(range(len(sc.shocks)), key=lambda k: sc.shocks[k].start_day)
+        self.shocks = [sc.shocks[k] for k in order]
+        self.horizon = sc.horizon_days
+        self.start_day = np.array([s.start_day for s in self.shocks], dtype=np.float64)
+        self.end_day = np.array([s.end_day for s in self.shocks], dtype=np.float64)
+        self.log_traffic = np.log(traffic_multipliers(sc)[order])
+        self.lead = np.array([s.lead_time_multiplier for s in self.shocks], dtype=np.float64)
+        self.n_channels = len(sc.channels)
+
+    def ctx_tuple(self) -> tuple:
+        """The kernel's ``ctx[16]``: ``(start, end, log_traffic, lead)`` (module docstring)."""
+        return (self.start_day, self.end_day, self.log_traffic, self.lead)
+
+    def spans(self) -> list[dict]:
+        """Name and span of each shock, in time order (for the KPIs' ``meta``)."""
+        return [
+            {"name": s.name, "start_day": s.start_day, "end_day": s.end_day} for s in self.shocks
+        ]
+
+    def lead_multiplier(self, t: float) -> float:
+        """Lead-time multiplier of a shipment started at ``t`` (1 outside every shock)."""
+        for k in range(len(self.shocks)):
+            if self.start_day[k] <= t < self.end_day[k]:
+                return float(self.lead[k])
+        return 1.0
+
+    # ------------------------------------------------------------------ habit persistence
+
+    def start(self, env: simpy.Environment, habit: np.ndarray) -> None:
+        """Start one habit-persistence process per shock that ends before the horizon and does
+        not keep all of the change (``habit_persistence < 1``). Call before the consumer clock
+        starts, so that a shock starting at day 0 sees the initial habits."""
+        for s in self.shocks:
+            if s.habit_persistence < 1.0 and s.end_day < self.horizon:
+                env.process(self._persist(env, s, habit))
+
+    def _persist(self, env: simpy.Environment, s: Shock, habit: np.ndarray) -> Generator:
+        """Snapshot the habits at the shock's start; at its end keep the share
+        ``habit_persistence`` of their change. Both happen before the consumer events of that
+        instant (urgent events), i.e. at the first bucket boundary at or after the day."""
+        if s.start_day > env.now:
+            yield _urgent(env, s.start_day - env.now)
+        snap = take_snapshot(habit)
+        yield _urgent(env, s.end_day - env.now)
+        restore(habit, snap, s.habit_persistence)
+
+
+def _urgent(env: simpy.Environment, delay: float) -> simpy.Event:
+    ev = env.event()
+    ev._ok = True
+    ev._value = None
+    env.schedule(ev, URGENT, delay)
+    return ev
+
+
+def take_snapshot(habit: np.ndarray) -> np.ndarray:
+    """A copy of the habits: float32 (exact), or uint16 (rounded to 1/65535) beyond
+    `EXACT_SNAPSHOT_CHANNELS` channels."""
+    if habit.shape[1] <= EXACT_SNAPSHOT_CHANNELS:
+        return habit.copy()
+    snap = np.empty(habit.shape, dtype=np.uint16)
+    for a in range(0, habit.shape[0], _CHUNK):
+        snap[a : a + _CHUNK] = np.rint(habit[a : a + _CHUNK] * np.float32(_QUANT))
+    return snap
+
+
+def restore(habit: np.ndarray, snap: np.ndarray, p: float) -> None:
+    """``habit = snap + p (habit - snap)`` in place, slice by slice (p = 0: the snapshot
+    exactly, for a float32 snapshot; p = 1: habits unchanged)."""
+    if p >= 1.0:
+        return
+    p32 = np.float32(p)
+    for a in range(0, habit.shape[0], _CHUNK):
+        h = habit[a : a + _CHUNK]
+        s = snap[a : a + _CHUNK]
+        if s.dtype == np.uint16:
+            s = s.astype(np.float32) / np.float32(_QUANT)
+        if p == 0.0:
+            h[:] = s
+        else:
+            h -= s
+            h *= p32
+            h += s
+            np.clip(h, 0.0, 1.0, out=h)
+
+
+# ------------------------------------------------------------------------------------------
+# Compiled helpers the journey kernel calls (``sh`` is ctx[16]).
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def active(t, sh):
+    """Index of the shock active at ``t``, or -1."""
+    start, end = sh[0], sh[1]
+    for k in range(start.shape[0]):
+        if start[k] <= t < end[k]:
+            return k
+    return -1
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def log_traffic(c, t, sh):
+    """``ln M_c(t)``: the log odds multiplier of considering channel ``c`` at ``t`` (0.0 outside
+    every shock)."""
+    k = active(t, sh)
+    return sh[2][k, c] if k >= 0 else 0.0
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def lead_factor(t, sh):
+    """Lead-time multiplier of an online order placed at ``t`` (1.0 outside every shock)."""
+    k = active(t, sh)
+    return sh[3][k] if k >= 0 else 1.0
