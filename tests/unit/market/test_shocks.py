@@ -431,10 +431,10 @@ def test_overlap_and_unknown_traffic_key_are_one_line_problems(tmp_path) -> None
 @compiled_only
 def test_small_market_kpis_unchanged_without_shocks() -> None:
     """KPIs of the small market recorded with the code before shocks existed (same seed), bit
-    for bit; `online_share` is new."""
+    for bit (KPIs added since, such as `online_share`, aside)."""
     golden = json.loads((DATA / "small_without_shocks.json").read_text())
     kpis = Simulation(scenario(), replication=0).run().kpis
-    assert set(kpis) == set(golden) | {"online_share"}
+    assert set(golden) <= set(kpis) and "online_share" in kpis
     differ = [
         k for k, v in golden.items() if kpis[k] != v and not (math.isnan(v) and math.isnan(kpis[k]))
     ]
