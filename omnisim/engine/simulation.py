@@ -355,6 +355,8 @@ class Simulation:
         }
         if programme.fee.any():
             meta["delivery_fees"] = True
+        if self.journey.fulfilment.on:  # omnichannel fulfilment and allocation KPIs
+            meta["omnichannel"] = True
         final = {
             "stages": dict(zip(STAGE_NAMES, ledger["stage_counts"], strict=True)),
             "rating": dict(zip(self.channels.names, ledger["final_rating"], strict=True)),

@@ -37,6 +37,10 @@ EVENTS: tuple[str, ...] = (
     "review",
     "churn",
     "win_back",  # customer lifecycle: a churned consumer comes back
+    # Omnichannel fulfilment: an order fulfilled at a node that is not the taking channel's;
+    # value = the mode (omnisim.channels.fulfilment: 1 pool warehouse, 2 pick-up in store,
+    # 3 O2O outlet, 4 endless aisle, 5 ship from store).
+    "cross_fulfilment",
 )
 EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
 (
@@ -56,6 +60,7 @@ EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
     REVIEW,
     CHURN,
     WIN_BACK,
+    CROSS_FULFILMENT,
 ) = range(len(EVENTS))
 
 _SCHEMA = pa.schema(

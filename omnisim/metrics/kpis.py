@@ -95,7 +95,22 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         k["delivery_fees"] = L["delivery_fees"]
     if "membership" in L:
         k.update(membership_kpis(L, meta))
+    if meta.get("omnichannel"):  # omnichannel fulfilment (docs/outputs.md, "Omnichannel")
+        k.update(omnichannel_kpis(L))
     return {name: float(v) for name, v in k.items()}
+
+
+def omnichannel_kpis(L: Mapping) -> dict[str, float]:
+    """KPIs of omnichannel fulfilment and profit allocation (docs/outputs.md, "Omnichannel
+    fulfilment"; omnisim/channels/fulfilment.py)."""
+    return {
+        "cross_fulfilled_share": _ratio(L["cross_fulfilled"], L["purchases"]),
+        "pickup_share": _ratio(L["pickups"], L["online_orders"]),
+        "endless_aisle_orders": L["endless_aisle_orders"],
+        "rerouted_orders": L["rerouted_orders"],
+        "territory_commission": L["territory_commission"],
+        "fulfilment_transfer": L["fulfilment_transfer"],
+    }
 
 
 def membership_kpis(L: Mapping, meta: Mapping) -> dict[str, float]:
