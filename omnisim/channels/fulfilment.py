@@ -133,9 +133,13 @@ class Fulfilment:
         a = om.allocation
         territory = -1 if a.territory_channel is None else chan.index(a.territory_channel)
         self.on = bool(
-            shared or sfs or nearest or o2o or b is not None
+            shared
+            or sfs
+            or nearest
+            or o2o
+            or b is not None
             or (territory >= 0 and a.territory_share > 0.0)
-        )  # fmt: skip
+        )
         pickup = -1
         if b is not None:
             pickup = (
@@ -204,8 +208,10 @@ class Fulfilment:
                     flat.append(k)
                     handling.append(h)
                 # Expected lead and promise of the first candidate (the home node: unchanged).
-                local = o2o and o2o_pos[ci, r] == 0 and any(
-                    chan.store_count[oc, r] > 0 for oc in self.o2o_channels
+                local = (
+                    o2o
+                    and o2o_pos[ci, r] == 0
+                    and any(chan.store_count[oc, r] > 0 for oc in self.o2o_channels)
                 )
                 if local:
                     lead = om.store_handling_days + geo.days[r, r]
@@ -216,9 +222,7 @@ class Fulfilment:
                     continue
                 self.lead[ci, r] = lead
                 self.promise[ci, r] = (
-                    c.promised_days
-                    if c.promised_days is not None
-                    else lead + c.delivery_delay_days
+                    c.promised_days if c.promised_days is not None else lead + c.delivery_delay_days
                 )
         self.first, self.count, self.o2o_pos = first, count, o2o_pos
         self.flat = np.array(flat, dtype=np.int64)
@@ -370,18 +374,21 @@ def nest(v_delivery, v_pickup):
 
 
 @njit(cache=True, _nrt=False)
-def settle(
-    i, r, c, nd, taker, mode, value, platform, dealer, brand, f, chp, acc, nd_acc, inw
-):  # fmt: skip
-    """The split (platform, dealer, brand) of a purchase of ``value`` in channel ``c``
-    fulfilled at node ``nd`` (``taker``: the store an endless-aisle visitor stood in, else -1),
-    given today's split; books the allocation's credits per node and its tallies when ``inw``.
+def settle(i, r, c, nd, taker, mode, value, split, f, chp, led, t):
+    """The split (platform, dealer, brand) of a purchase of ``value`` at ``t`` by consumer
+    ``i`` of region ``r`` in channel ``c``, fulfilled at node ``nd`` (``taker``: the store an
+    endless-aisle visitor stood in, else -1), given today's ``split``; books the allocation's
+    credits per node and its tallies into the ledger arrays ``led`` when ``t`` is in the
+    window.
 
     A cross-fulfilled order (``mode`` > 0): the platform's commission K and an online taker's
     intermediary margin M come first; of the rest R = V - K - M the taker's owner keeps
     share * R and the fulfilling node's owner gets the rest. Every online order: the territory
     commission territory_share * (V - K) goes from the brand to the owner of the consumer's
     store of the territory channel. Brand-to-brand parts change nothing but the node credits."""
+    platform, dealer, brand = split
+    acc, nd_acc, lwin = led[0], led[2], led[5]
+    inw = lwin[0] <= t < lwin[1]
     par = f[F_PARAMS]
     online = not chp[10][c]
     credit = lg.ND_CREDIT

@@ -818,10 +818,8 @@ def _endless_aisle(i, t, c, store, want, ctx, sched, trail, counts, do_trail) ->
     if b > a:
         acc[lg.TRANSIT_UNIT_DAYS] += (b - a) * got
     u_use = rs.uniform(keys[rs.OMNICHANNEL], i, j, fl.SLOT_AISLE_USE + sw)
-    _purchase(
-        i, t, c, node, got, p, t + lead, u_use, ctx, sched, trail, counts, do_trail, fl.MODE_AISLE,
-        store,
-    )  # fmt: skip
+    t_got, mode = t + lead, fl.MODE_AISLE
+    _purchase(i, t, c, node, got, p, t_got, u_use, ctx, sched, trail, counts, do_trail, mode, store)
     return True
 
 
@@ -829,7 +827,9 @@ def _endless_aisle(i, t, c, store, want, ctx, sched, trail, counts, do_trail) ->
 # `ctx` to the call costs more than the purchase itself (150,000 consumers of
 # benchmarks/million.yaml: 1.43 s -> 1.67 s a run, 1.54 s inlined).
 @njit(cache=True, inline="always", _nrt=False)
-def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do_trail, mode, taker):
+def _purchase(
+    i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do_trail, mode, taker
+):
     """Goods change hands at ``t``; the consumer has them at ``t_receive``. ``mode``: how the
     order was fulfilled (`omnisim.channels.fulfilment`, MODE_*; 0 at the channel's own node),
     ``taker``: the store that took an endless-aisle order (else -1)."""
@@ -840,10 +840,9 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
     dealer = value * chp[4][c]
     brand = value - platform - dealer
     if ctx[17][fl.F_PARAMS][fl.P_ON] > 0.0:  # omnichannel profit allocation
-        platform, dealer, brand = fl.settle(
-            i, pop[1][i], c, nd, taker, mode, value, platform, dealer, brand, ctx[17], chp,
-            acc, nd_acc, _in(lwin, t),
-        )  # fmt: skip
+        split = (platform, dealer, brand)
+        split = fl.settle(i, pop[1][i], c, nd, taker, mode, value, split, ctx[17], chp, led, t)
+        platform, dealer, brand = split
     if _in(lwin, t):
         acc[lg.PURCHASES] += 1.0
         acc[lg.UNITS] += q
