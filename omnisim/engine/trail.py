@@ -8,7 +8,8 @@ and renamed into place only when the run finishes: a killed run leaves no half-w
 Columns: ``replication`` (int16), ``time`` (days, float64), ``consumer`` (int32), ``event``
 (dictionary string), ``channel`` (dictionary string, null when none), ``node`` (dictionary
 string, null when none), ``units`` (int32), ``value`` (float64: price per unit for purchases,
-stars for reviews, satisfaction for use, channels considered for searches).
+stars for reviews, satisfaction for use, channels considered for searches, the mode of a
+cross-fulfilment).
 """
 
 from __future__ import annotations
