@@ -671,14 +671,18 @@ def _order_online(i, t, c, p, pickup, ctx, sched, trail, counts, do_trail):
     handling = 0.0
     node = -1
     k = k_first = 0
-    if pickup:
+    if om[fl.F_PARAMS][fl.P_ON] == 0.0:  # no routing: the channel's nearest node
+        node = chp[15][c, r]
+        handling = chp[18][c]
+    elif pickup:
         pc = int(om[fl.F_PARAMS][fl.P_PICKUP_CHANNEL])
         node = store_for(pc, r, i, chp[12], chp[13], chp[14])
         if stock[node] >= want:
             mode = fl.MODE_OWN if om[fl.F_OWN][c, node] else fl.MODE_PICKUP
         else:
             pickup = False
-    if not pickup:
+            node = -1
+    if node < 0:
         k, k_first = fl.route(i, c, r, want, stock, om, chp[12], chp[13], chp[14])
         node, handling, mode = fl.candidate(i, c, r, k, om, chp[12], chp[13], chp[14])
     ctx[11][node] += want  # units asked at the node (sold + lost): the node's demand

@@ -388,3 +388,19 @@ def test_money_is_conserved_with_a_dealer_network_and_counted_once() -> None:
     # The dealers' take: margins and credits booked in the kernel, plus the stores' own sales.
     own = sum(r["consumer_brand_take"] for r in terminals.values())
     assert k["revenue_split.dealer"] == pytest.approx(L["dealer_take"] + own)
+
+
+def test_a_pickup_store_short_of_the_basket_sends_the_order_to_delivery() -> None:
+    """Empty stores: consumers still choose pick-up (a strong pick-up branch), but every such
+    order is delivered from the channel's warehouse instead."""
+    data = ample(market({"bopis": {"channels": ["mall"], "pickup_effort": -3.0}}))
+    for n in data["nodes"]:
+        if n["kind"] == "store":
+            n["replenishment"]["order_up_to"] = 0
+    result = Simulation(Scenario.model_validate(data)).run()
+    L = result.ledger
+    assert L["ch_orders"][2] > 100 and L["pickups"] == 0 and L["cross_fulfilled"] == 0
+    units = dict(zip(L["meta"]["nodes"], L["node_units"], strict=True))
+    lost = dict(zip(L["meta"]["nodes"], L["node_lost_units"], strict=True))
+    assert units["dc"] > 0 and lost["dc"] == 0
+    assert result.kpis["pickup_share"] == 0.0
