@@ -877,6 +877,10 @@ def _purchase(
     fee = ms.purchase(
         i, t, c, value, pop[3], chp[9], pop[6][i], ctx[9][rs.MEMBERSHIP], ctx[14], acc, lwin
     )
+    if mode == fl.MODE_PICKUP and fee > 0.0:  # omnichannel: a pick-up pays no delivery fee
+        if _in(lwin, t):
+            acc[lg.DELIVERY_FEES] -= fee
+        fee = 0.0
     margin = brand - q * w[UNIT_COST] - chp[5][c]
     lcm.on_purchase(i, t, c, margin, _in(lwin, t), ctx[15], acc, ch_acc)
     pop[19][i] = True

@@ -404,3 +404,12 @@ def test_a_pickup_store_short_of_the_basket_sends_the_order_to_delivery() -> Non
     lost = dict(zip(L["meta"]["nodes"], L["node_lost_units"], strict=True))
     assert units["dc"] > 0 and lost["dc"] == 0
     assert result.kpis["pickup_share"] == 0.0
+
+
+def test_a_pickup_pays_no_delivery_fee() -> None:
+    data = ample(market({"bopis": {"channels": ["mall"]}}))
+    data["channels"][2]["delivery_fee"] = 8.0
+    L = Simulation(Scenario.model_validate(data)).run().ledger
+    assert L["pickups"] > 0
+    # The mall's deliveries pay the fee (no other channel charges one); its pick-ups do not.
+    assert L["delivery_fees"] == pytest.approx(8.0 * (L["ch_orders"][2] - L["pickups"]))
