@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from omnisim.channels import fulfilment as fl
 from omnisim.channels.catalog import ChannelTable, Geography, is_open, price_cut, store_for
 from omnisim.channels.service import ADMITTED, FULL, STOCKOUT, StoreQueues, arrival_time
 from omnisim.channels.service import service_time as _service_time
@@ -191,6 +192,7 @@ class Journey:
         self.membership = ms.MembershipState(sc, pop.member, pop.segment, keys[rs.MEMBERSHIP])
         self._scratch = (np.empty(chan.n), np.empty(chan.n), np.empty(chan.n, dtype=np.bool_))
         self.lifecycle = lcm.CustomerLifecycle(sc, pop.n, ledger)  # ctx[15]
+        self.fulfilment = fl.Fulfilment(sc, geo, chan)  # ctx[17]
         self._ctx_static = (
             pop.arrays(),
             self.seg,
@@ -209,6 +211,7 @@ class Journey:
             self.membership.arrays(),  # ctx[14]: the membership programme
             self.lifecycle.ctx_tuple(),  # ctx[15]: customer lifecycle (lifecycle.py)
             shk.off_ctx() if shocks is None else shocks.ctx_tuple(),  # ctx[16]: shocks
+            self.fulfilment.ctx_tuple(),  # ctx[17]: omnichannel fulfilment (fulfilment.py)
         )
         # Each consumer's live calendar time when clicks can make entries stale (else empty).
         self._due = self._ctx_static[12][md.DUE]
@@ -273,7 +276,8 @@ def first_needs(segment, tau_next, seg, table, keys) -> np.ndarray:
 # is word of mouth's tuple (`omnisim.marketing.social`, its `P_ON` flag 0 without `social`);
 # ctx[14] is the membership programme's tuple (`omnisim.marketing.membership`); ctx[15] is the
 # customer lifecycle's tuple (`omnisim.consumers.lifecycle`); ctx[16] is the shocks' tuple
-# (`omnisim.market.shocks`, no shock: K = 0).
+# (`omnisim.market.shocks`, no shock: K = 0); ctx[17] is omnichannel fulfilment's tuple
+# (`omnisim.channels.fulfilment`, its `P_ON` 0 without the section's rules).
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -396,6 +400,28 @@ def _price(i, c, t, ctx) -> tuple[float, bool, bool]:
     if member_factor != 1.0:
         price *= member_factor
     return price, promo, live
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _utility(i, c, s, weighed, wait, rating, aware, promo, bonus, intent, social, ctx):
+    """Consumer i's utility of channel c at the price weighed (per unit) and the expected wait
+    (days) (docs/model.md, "Decision")."""
+    seg, chp, w = ctx[1], ctx[2], ctx[8]
+    v = (
+        chp[1][c]
+        + w[W_HABIT] * ctx[0][4][i, c]
+        - seg[1][s] * np.log(weighed / w[REFERENCE_PRICE])
+        - seg[2][s] * wait
+        + seg[3][s] * (rating - 3.0)
+        + w[W_AWARENESS] * aware
+    )
+    if promo:
+        v += w[W_PROMO]
+    if bonus != 0.0:
+        v += bonus
+    if social:
+        v += intent
+    return v
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -529,6 +555,10 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
     # Media: search ads at the first decision, and channels a click puts into consideration.
     forced = md.at_decision(i, t, j, s, first, inw, ctx[12])
     aware = _awareness(i, t, ctx)
+    # Omnichannel: buy online, pick up in store, for consumers with a pick-up store.
+    om = ctx[17]
+    pc = int(om[fl.F_PARAMS][fl.P_PICKUP_CHANNEL])
+    can_pick = om[fl.F_PARAMS][fl.P_BOPIS] > 0.0 and chp[13][pc, r] > 0
     # Consideration set.
     n_cons = 0
     seen = np.inf
@@ -566,25 +596,25 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
                 home = c
             if first and inw:
                 ch_acc[c, lg.CH_CONSIDERED] += 1.0
-            # Utility (docs/model.md, "Decision").
-            wait = chp[8][c] if chp[10][c] else chp[16][c, r] + chp[19][c]
+            # Utility (docs/model.md, "Decision"); online, the wait is that of the first
+            # fulfilment candidate (the channel's nearest node without omnichannel routing).
+            wait = chp[8][c] if chp[10][c] else om[fl.F_LEAD][c, r] + chp[19][c]
             rating = (w[PRIOR_WEIGHT] * w[PRIOR_RATING] + rating_sum[c]) / (
                 w[PRIOR_WEIGHT] + rating_n[c]
             )
-            v = (
-                chp[1][c]
-                + w[W_HABIT] * habit[i, c]
-                - seg[1][s] * np.log(weighed / w[REFERENCE_PRICE])
-                - seg[2][s] * wait
-                + seg[3][s] * (rating - 3.0)
-                + w[W_AWARENESS] * aware
-            )
-            if promo:
-                v += w[W_PROMO]
-            if bonus != 0.0:
-                v += bonus
-            if social:
-                v += intent
+            v = _utility(i, c, s, weighed, wait, rating, aware, promo, bonus, intent, social, ctx)
+            if can_pick:
+                # BOPIS nest (docs/model.md, "Omnichannel fulfilment"): the pick-up branch pays
+                # no delivery fee and waits for the goods to be ready plus the trip.
+                q_pick = 0.0
+                if om[fl.F_BOPIS][c]:
+                    weighed_p = p - p * cut if cut > 0.0 else p
+                    wait_p = om[fl.F_PARAMS][fl.P_READY_DAYS] + chp[8][pc]
+                    v_p = _utility(
+                        i, c, s, weighed_p, wait_p, rating, aware, promo, bonus, intent, social, ctx
+                    )
+                    v, q_pick = fl.nest(v, v_p - om[fl.F_PARAMS][fl.P_PICKUP_EFFORT])
+                om[fl.F_PICKUP_P][c] = q_pick
             util[c] = v
     if first:
         min_price[i] = seen
@@ -643,15 +673,41 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
         pop[5][i] = TRAVELLING
         _schedule(sched, counts, i, arrive)
     else:
-        _order_online(i, t, pick, price[pick], ctx, sched, trail, counts, do_trail)
+        # BOPIS: the pick-up branch of the chosen channel's nest.
+        pickup = can_pick and (
+            rs.uniform(keys[rs.OMNICHANNEL], i, j, fl.SLOT_PICKUP + sw) < om[fl.F_PICKUP_P][pick]
+        )
+        _order_online(i, t, pick, price[pick], pickup, ctx, sched, trail, counts, do_trail)
 
 
 @njit(cache=True, _nrt=False)
-def _order_online(i, t, c, p, ctx, sched, trail, counts, do_trail):
+def _order_online(i, t, c, p, pickup, ctx, sched, trail, counts, do_trail):
     pop, chp, geo, stock, keys, led = ctx[0], ctx[2], ctx[3], ctx[5], ctx[9], ctx[10]
+    om = ctx[17]
     r = pop[1][i]
-    node = chp[15][c, r]
     want = pop[14][i]
+    # Fulfilment routing (docs/model.md, "Omnichannel fulfilment"): a pick-up takes the
+    # consumer's pick-up store's stock if it holds the whole basket, else the order is delivered;
+    # a delivery goes to the first candidate node with the stock (without omnichannel routing
+    # the candidates are the channel's nearest node alone).
+    mode = fl.MODE_OWN
+    handling = 0.0
+    node = -1
+    k = k_first = 0
+    if om[fl.F_PARAMS][fl.P_ON] == 0.0:  # no routing: the channel's nearest node
+        node = chp[15][c, r]
+        handling = chp[18][c]
+    elif pickup:
+        pc = int(om[fl.F_PARAMS][fl.P_PICKUP_CHANNEL])
+        node = store_for(pc, r, i, chp[12], chp[13], chp[14])
+        if stock[node] >= want:
+            mode = fl.MODE_OWN if om[fl.F_OWN][c, node] else fl.MODE_PICKUP
+        else:
+            pickup = False
+            node = -1
+    if node < 0:
+        k, k_first = fl.route(i, c, r, want, stock, om, chp[12], chp[13], chp[14])
+        node, handling, mode = fl.candidate(i, c, r, k, om, chp[12], chp[13], chp[14])
     ctx[11][node] += want  # units asked at the node (sold + lost): the node's demand
     have = stock[node]
     got = want if want < have else have
@@ -664,14 +720,24 @@ def _order_online(i, t, c, p, ctx, sched, trail, counts, do_trail):
     pop[9][i] = node
     j, sw = pop[6][i], pop[11][i]
     u_delay, u_use = rs.uniform2(keys[rs.DELIVERY], i, j, sw)
-    lead = chp[18][c] + geo[0][geo[1][node], r] - chp[19][c] * np.log(u_delay)
-    lead *= shk.lead_factor(t, ctx[16])  # shocks: longer leads of orders placed in a shock
-    late = lead - chp[17][c, r]
+    # A pick-up: ready, then the trip to the store; a delivery: handling at the node, transport
+    # and the channel's random delay, longer for orders placed in a shock.
+    lead = (
+        om[fl.F_PARAMS][fl.P_READY_DAYS] + chp[8][int(om[fl.F_PARAMS][fl.P_PICKUP_CHANNEL])]
+        if pickup
+        else (handling + geo[0][geo[1][node], r] - chp[19][c] * np.log(u_delay))
+        * shk.lead_factor(t, ctx[16])
+    )
+    late = 0.0 if pickup else lead - om[fl.F_PROMISE][c, r]
     pop[17][i] = late if late > 0.0 else 0.0
     pop[16][i] = 0.0
     acc, lwin = led[0], led[5]
     if _in(lwin, t):
         acc[lg.ONLINE_ORDERS] += 1.0
+        if pickup:
+            acc[lg.PICKUPS] += 1.0
+        elif k != k_first:
+            acc[lg.REROUTED_ORDERS] += 1.0
         acc[lg.DELIVERY_DAYS_SUM] += lead
         if late > 0.0:
             acc[lg.LATE_ORDERS] += 1.0
@@ -681,7 +747,7 @@ def _order_online(i, t, c, p, ctx, sched, trail, counts, do_trail):
     b = t + lead if t + lead < lwin[1] else lwin[1]
     if b > a:
         acc[lg.TRANSIT_UNIT_DAYS] += (b - a) * got
-    _purchase(i, t, c, node, got, p, t + lead, u_use, ctx, sched, trail, counts, do_trail)
+    _purchase(i, t, c, node, got, p, t + lead, u_use, ctx, sched, trail, counts, do_trail, mode, -1)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -707,6 +773,11 @@ def _arrive(i, t, ctx, sched, trail, counts, do_trail):
         acc[lg.STORE_ARRIVALS] += 1.0
     _row(trail, counts, do_trail, tr.STORE_ARRIVAL, t, i, c, store, want, np.nan)
     if reason == STOCKOUT:
+        # Omnichannel: the endless aisle may deliver the basket from another node.
+        if ctx[17][fl.F_PARAMS][fl.P_SHARED] > 0.0 and _endless_aisle(
+            i, t, c, store, want, ctx, sched, trail, counts, do_trail
+        ):
+            return
         _stockout(i, t, c, store, want, ctx, sched, trail, counts, do_trail)
         return
     if reason != ADMITTED:
@@ -730,21 +801,77 @@ def _arrive(i, t, ctx, sched, trail, counts, do_trail):
     if _in(lwin, end):
         _promotion_spend(c, t, got, p, ctx)  # priced at arrival, bought at the end of service
     _, u_use = rs.uniform2(keys[rs.DELIVERY], i, j, sw)
-    _purchase(i, end, c, store, got, p, end, u_use, ctx, sched, trail, counts, do_trail)
+    _purchase(i, end, c, store, got, p, end, u_use, ctx, sched, trail, counts, do_trail, 0, -1)
+
+
+@njit(cache=True, _nrt=False)
+def _endless_aisle(i, t, c, store, want, ctx, sched, trail, counts, do_trail) -> bool:
+    """Omnichannel, shared inventory: a visitor who met a stock-out at ``store`` accepts home
+    delivery from the nearest stocked node of the pool with probability
+    ``endless_aisle_acceptance`` (docs/model.md, "Omnichannel fulfilment"). Returns whether
+    they bought so; else nothing has changed."""
+    pop, chp, geo, stock, keys, led = ctx[0], ctx[2], ctx[3], ctx[5], ctx[9], ctx[10]
+    om = ctx[17]
+    j, sw = pop[6][i], pop[11][i]
+    r = pop[1][i]
+    u_accept, u_delay = rs.uniform2(keys[rs.OMNICHANNEL], i, j, fl.SLOT_AISLE + sw)
+    if u_accept >= om[fl.F_PARAMS][fl.P_AISLE_ACCEPT]:
+        return False
+    node = fl.pool_pick(r, store, want, stock, om)
+    if node < 0:
+        return False
+    # The basket is asked at (sold or lost at) the fulfilling node, not at the store.
+    ctx[11][store] -= want
+    ctx[11][node] += want
+    have = stock[node]
+    got = want if want < have else have
+    stock[node] -= got
+    if got < want:
+        _lost(i, t, c, node, want - got, ctx, trail, counts, do_trail)
+    met = pop[12]
+    if met[i] < 255:
+        met[i] += 1  # the empty shelf was met all the same
+    handling = om[fl.F_PARAMS][fl.P_STORE_HANDLING] if om[fl.F_IS_STORE][node] else chp[18][c]
+    lead = handling + geo[0][geo[1][node], r] - chp[19][c] * np.log(u_delay)
+    lead *= shk.lead_factor(t, ctx[16])  # shocks: longer leads of shipments started in a shock
+    pop[9][i] = node
+    pop[16][i] = 0.0
+    pop[17][i] = 0.0
+    p, _, _ = _price(i, c, t, ctx)
+    acc, lwin = led[0], led[5]
+    if _in(lwin, t):
+        acc[lg.ENDLESS_AISLE_ORDERS] += 1.0
+        _promotion_spend(c, t, got, p, ctx)
+    a = t if t > lwin[0] else lwin[0]
+    b = t + lead if t + lead < lwin[1] else lwin[1]
+    if b > a:
+        acc[lg.TRANSIT_UNIT_DAYS] += (b - a) * got
+    u_use = rs.uniform(keys[rs.OMNICHANNEL], i, j, fl.SLOT_AISLE_USE + sw)
+    t_got, mode = t + lead, fl.MODE_AISLE
+    _purchase(i, t, c, node, got, p, t_got, u_use, ctx, sched, trail, counts, do_trail, mode, store)
+    return True
 
 
 # Inlined: with the customer-lifecycle hook, LLVM no longer inlines a call of it, and passing
 # `ctx` to the call costs more than the purchase itself (150,000 consumers of
 # benchmarks/million.yaml: 1.43 s -> 1.67 s a run, 1.54 s inlined).
 @njit(cache=True, inline="always", _nrt=False)
-def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do_trail):
-    """Goods change hands at ``t``; the consumer has them at ``t_receive``."""
+def _purchase(
+    i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do_trail, mode, taker
+):
+    """Goods change hands at ``t``; the consumer has them at ``t_receive``. ``mode``: how the
+    order was fulfilled (`omnisim.channels.fulfilment`, MODE_*; 0 at the channel's own node),
+    ``taker``: the store that took an endless-aisle order (else -1)."""
     pop, chp, w, led = ctx[0], ctx[2], ctx[8], ctx[10]
     acc, ch_acc, nd_acc, series, ts_ch, lwin = led
     value = p * q
     platform = value * chp[3][c]
     dealer = value * chp[4][c]
     brand = value - platform - dealer
+    if ctx[17][fl.F_PARAMS][fl.P_ON] > 0.0:  # omnichannel profit allocation
+        split = (platform, dealer, brand)
+        split = fl.settle(i, pop[1][i], c, nd, taker, mode, value, split, ctx[17], chp, led, t)
+        platform, dealer, brand = split
     if _in(lwin, t):
         acc[lg.PURCHASES] += 1.0
         acc[lg.UNITS] += q
@@ -759,9 +886,10 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
         ch_acc[c, lg.CH_REVENUE] += value
         ch_acc[c, lg.CH_BRAND] += brand
         nd_acc[nd, lg.ND_UNITS] += q
-        nd_acc[nd, lg.ND_REVENUE] += value
-        nd_acc[nd, lg.ND_PLATFORM] += platform
-        nd_acc[nd, lg.ND_BRAND] += brand
+        if mode == fl.MODE_OWN:  # a cross-fulfilled order's money is in the node credits
+            nd_acc[nd, lg.ND_REVENUE] += value
+            nd_acc[nd, lg.ND_PLATFORM] += platform
+            nd_acc[nd, lg.ND_BRAND] += brand
         per = _period(lwin, series.shape[0], t)
         series[per, lg.TS_PURCHASES] += 1.0
         series[per, lg.TS_REVENUE] += value
@@ -775,6 +903,10 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
     fee = ms.purchase(
         i, t, c, value, pop[3], chp[9], pop[6][i], ctx[9][rs.MEMBERSHIP], ctx[14], acc, lwin
     )
+    if mode == fl.MODE_PICKUP and fee > 0.0:  # omnichannel: a pick-up pays no delivery fee
+        if _in(lwin, t):
+            acc[lg.DELIVERY_FEES] -= fee
+        fee = 0.0
     margin = brand - q * w[UNIT_COST] - chp[5][c]
     lcm.on_purchase(i, t, c, margin, _in(lwin, t), ctx[15], acc, ch_acc)
     pop[19][i] = True
@@ -783,6 +915,8 @@ def _purchase(i, t, c, nd, q, p, t_receive, u_use, ctx, sched, trail, counts, do
         pop[2][i] = 1.0
     so.on_purchase(i, t, pop[2][i], ctx[13])  # word of mouth: a new adopter starts talking
     _row(trail, counts, do_trail, tr.PURCHASE, t, i, c, nd, q, p)
+    if mode != fl.MODE_OWN:
+        _row(trail, counts, do_trail, tr.CROSS_FULFILMENT, t, i, c, nd, q, float(mode))
     _row(trail, counts, do_trail, tr.RECEIVE, t_receive, i, c, nd, q, np.nan)
     pop[5][i] = FULFILMENT
     t_review = t_receive - w[USE_DAYS] * np.log(u_use)

@@ -76,6 +76,16 @@ SCALARS = (
     "showrooming_revenue",
     "webrooming_orders",
     "webrooming_revenue",
+    # Omnichannel fulfilment and profit allocation (omnisim/channels/fulfilment.py): orders
+    # fulfilled at a node that is not the taking channel's, online orders picked up in a store,
+    # store stock-outs delivered from another node, online orders served by another candidate
+    # than their first, the territory commission and the money paid to fulfillers (currency).
+    "cross_fulfilled",
+    "pickups",
+    "endless_aisle_orders",
+    "rerouted_orders",
+    "territory_commission",
+    "fulfilment_transfer",
 )
 (
     NEEDS,
@@ -137,6 +147,13 @@ SHOWROOMING_ORDERS = SCALARS.index("showrooming_orders")
 SHOWROOMING_REVENUE = SCALARS.index("showrooming_revenue")
 WEBROOMING_ORDERS = SCALARS.index("webrooming_orders")
 WEBROOMING_REVENUE = SCALARS.index("webrooming_revenue")
+# Omnichannel fulfilment and profit allocation.
+CROSS_FULFILLED = SCALARS.index("cross_fulfilled")
+PICKUPS = SCALARS.index("pickups")
+ENDLESS_AISLE_ORDERS = SCALARS.index("endless_aisle_orders")
+REROUTED_ORDERS = SCALARS.index("rerouted_orders")
+TERRITORY_COMMISSION = SCALARS.index("territory_commission")
+FULFILMENT_TRANSFER = SCALARS.index("fulfilment_transfer")
 
 # Columns of the per-channel table.
 CHANNEL_COLUMNS = (
@@ -164,8 +181,12 @@ CHANNEL_COLUMNS = (
 # Columns of the per-node table.
 # Consumer revenue and its platform and brand parts per node let the KPIs re-assign the sales of
 # dealer-supplied stores to those stores when a dealer network exists (docs/model.md, 17a).
-NODE_COLUMNS = ("units", "lost_units", "revenue", "platform_take", "brand_take")
-ND_UNITS, ND_LOST, ND_REVENUE, ND_PLATFORM, ND_BRAND = range(len(NODE_COLUMNS))
+# Omnichannel allocation (omnisim/channels/fulfilment.py): `credit` is the money credited to the
+# node's owner for orders it fulfilled for another channel, for the taking store's share of an
+# endless-aisle order, and territory commissions; the consumer revenue of such cross-fulfilled
+# orders is in no node's revenue, platform_take or brand_take.
+NODE_COLUMNS = ("units", "lost_units", "revenue", "platform_take", "brand_take", "credit")
+ND_UNITS, ND_LOST, ND_REVENUE, ND_PLATFORM, ND_BRAND, ND_CREDIT = range(len(NODE_COLUMNS))
 # Columns of the time series (one row per period).
 SERIES_COLUMNS = (
     "needs",

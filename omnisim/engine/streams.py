@@ -47,6 +47,7 @@ STREAM_NAMES: tuple[str, ...] = (
     "social",  # word of mouth: the graph (generator) and talks (counter-based draws)
     "membership",  # the membership programme: initial members' channel, joining at checkout
     "winback",  # customer lifecycle: win-back delay and the returning consumer's next need
+    "omnichannel",  # omnichannel fulfilment: pick-up branch of BOPIS, endless-aisle acceptance
 )
 POPULATION, NEED, SEARCH, CONSIDER, CHOICE, TRAVEL, SERVICE, DELIVERY, REVIEW, SUPPLY, SWITCH = (
     range(11)
@@ -55,6 +56,7 @@ MEDIA = STREAM_NAMES.index("media")
 SOCIAL = STREAM_NAMES.index("social")
 MEMBERSHIP = STREAM_NAMES.index("membership")
 WINBACK = STREAM_NAMES.index("winback")
+OMNICHANNEL = STREAM_NAMES.index("omnichannel")  # omnisim/channels/fulfilment.py
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

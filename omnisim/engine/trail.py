@@ -8,7 +8,8 @@ and renamed into place only when the run finishes: a killed run leaves no half-w
 Columns: ``replication`` (int16), ``time`` (days, float64), ``consumer`` (int32), ``event``
 (dictionary string), ``channel`` (dictionary string, null when none), ``node`` (dictionary
 string, null when none), ``units`` (int32), ``value`` (float64: price per unit for purchases,
-stars for reviews, satisfaction for use, channels considered for searches).
+stars for reviews, satisfaction for use, channels considered for searches, the mode of a
+cross-fulfilment).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ EVENTS: tuple[str, ...] = (
     "review",
     "churn",
     "win_back",  # customer lifecycle: a churned consumer comes back
+    # Omnichannel fulfilment: an order fulfilled at a node that is not the taking channel's;
+    # value = the mode (omnisim.channels.fulfilment: 1 pool warehouse, 2 pick-up in store,
+    # 3 O2O outlet, 4 endless aisle, 5 ship from store).
+    "cross_fulfilment",
 )
 EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
 (
@@ -56,6 +61,7 @@ EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
     REVIEW,
     CHURN,
     WIN_BACK,
+    CROSS_FULFILMENT,
 ) = range(len(EVENTS))
 
 _SCHEMA = pa.schema(

@@ -100,6 +100,7 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         k.update(membership_kpis(L, meta))
     # Shocks: the online revenue share, and before / during / after each shock (docs/outputs.md).
     k.update(online_share_kpis(L, meta))
+    k.update(omnichannel_kpis(L))  # omnichannel fulfilment (docs/outputs.md, "Omnichannel")
     return {name: float(v) for name, v in k.items()}
 
 
@@ -121,6 +122,19 @@ def conflict_kpis(L: Mapping, k: Mapping, network: bool) -> dict[str, float]:
         "cannibalisation.offline_to_online": L["showrooming_revenue"],
         "cannibalisation.online_to_offline": L["webrooming_revenue"],
         "dealer_profit": dealer,
+    }
+
+
+def omnichannel_kpis(L: Mapping) -> dict[str, float]:
+    """KPIs of omnichannel fulfilment and profit allocation (docs/outputs.md, "Omnichannel
+    fulfilment"; omnisim/channels/fulfilment.py)."""
+    return {
+        "cross_fulfilled_share": _ratio(L["cross_fulfilled"], L["purchases"]),
+        "pickup_share": _ratio(L["pickups"], L["online_orders"]),
+        "endless_aisle_orders": L["endless_aisle_orders"],
+        "rerouted_orders": L["rerouted_orders"],
+        "territory_commission": L["territory_commission"],
+        "fulfilment_transfer": L["fulfilment_transfer"],
     }
 
 

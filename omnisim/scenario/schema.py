@@ -1224,7 +1224,8 @@ class Allocation(_Model):
         description=(
             "When a node of another channel fulfils an order (pick-up in store, dispatch to "
             "an offline outlet, ship from store, endless aisle), the share of the order's "
-            "value net of platform commission kept by the channel that took the order; the "
+            "value net of platform commission (and of an online channel's intermediary "
+            "margin) kept by the owner of the channel or store that took the order; the "
             "owner of the fulfilling node gets the rest (fraction)."
         ),
     )
@@ -1262,8 +1263,9 @@ class Bopis(_Model):
     pickup_effort: float = Field(
         1.0,
         description=(
-            "Disutility of going to the store to collect (utility units): the pick-up versus "
-            "delivery choice is a binary logit on waiting time and this effort."
+            "Disutility of going to the store to collect (utility units), subtracted from the "
+            "pick-up branch: the pick-up versus delivery choice is a binary logit nested in "
+            "the channel's utility (docs/model.md)."
         ),
     )
 
@@ -1275,34 +1277,42 @@ class Omnichannel(_Model):
     shared_inventory: bool = Field(
         False,
         description=(
-            "One inventory view: an order the usual node cannot fill is served from another "
-            "stocked node (online orders from any warehouse; a store's stock-out can be "
-            "delivered from the network, the endless aisle); off = each channel its own stock."
+            "One inventory view: an online order the channel's home node cannot fill goes to "
+            "the nearest of its other nodes and of every warehouse that can, and a store "
+            "visitor who meets a stock-out may take home delivery from the nearest stocked "
+            "warehouse (the endless aisle); off = each channel its own stock."
         ),
     )
     endless_aisle_acceptance: Fraction = Field(
         0.7,
         description=(
             "With shared_inventory: probability that a store visitor who meets a stock-out "
-            "accepts home delivery from another node."
+            "(an empty shelf) accepts home delivery from another node (probability)."
         ),
     )
     ship_from_store: bool = Field(
-        False, description="Stores may ship online orders (they join the nodes that can serve)."
+        False,
+        description=(
+            "Every store of the offline channels may ship online orders: the stores join the "
+            "candidate nodes (after the home node and the pool, nearest first) and, with "
+            "shared_inventory, the endless-aisle pool."
+        ),
     )
     nearest_dispatch: bool = Field(
         False,
         description=(
-            "Online orders are served from the nearest stocked node by the region distance "
-            "matrix (就近派送) instead of the channel's home warehouse first."
+            "Online orders try their candidate nodes nearest first by the region distance "
+            "matrix (就近派送; ties keep the order of preference, the home node first) "
+            "instead of the channel's home node first."
         ),
     )
     online_order_offline_fulfilment: bool = Field(
         False,
         description=(
-            "Online orders are dispatched to an offline outlet in the consumer's region, which "
-            "delivers them locally (线上接单, 线下分单); the channel's warehouse serves when "
-            "no outlet there has the stock."
+            "Online orders are dispatched first to the consumer's own store of each offline "
+            "channel in their region, which delivers them locally after store_handling_days "
+            "(线上接单, 线下分单); the channel's other candidate nodes serve when no such "
+            "outlet has the stock."
         ),
     )
     store_handling_days: NonNegFloat = Field(

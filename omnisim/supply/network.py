@@ -871,9 +871,10 @@ class SupplyNetwork:
 
         Args:
             consumer_sales: the journey kernel's per-stock-node tallies over the window
-                (``units``, ``lost_units``, ``revenue``, ``platform_take``, ``brand_take``);
-                they replace a terminal's own tallies (kept only for demand fed with
-                `demand`). Omitted when the network runs alone."""
+                (``units``, ``lost_units``, ``revenue``, ``platform_take``, ``brand_take``,
+                and ``credit``, the omnichannel allocation's credits); they replace a
+                terminal's own tallies (kept only for demand fed with `demand`). Omitted when
+                the network runs alone."""
         if self.env is not None:
             for k, s in enumerate(self.nodes):
                 if s.kind == "dealer":
@@ -893,13 +894,20 @@ class SupplyNetwork:
                 t = s.terminal
                 sold, lost = consumer_sales["units"][t], consumer_sales["lost_units"][t]
                 value, platform = consumer_sales["revenue"][t], consumer_sales["platform_take"][t]
-                # The store keeps what consumers pay net of a platform's commission.
+                # The store keeps what consumers pay net of a platform's commission, plus what
+                # the omnichannel allocation credits it (orders it fulfilled for another
+                # channel, its share of endless-aisle orders, territory commissions).
                 revenue = float(value - platform)
+                if "credit" in consumer_sales:
+                    revenue += float(consumer_sales["credit"][t])
                 units_out, asked, short = int(sold), int(sold + lost), int(lost)
                 extra = {
                     "consumer_revenue": float(value),
                     "platform_take": float(platform),
                     "consumer_brand_take": float(consumer_sales["brand_take"][t]),
+                    "omnichannel_credit": (
+                        float(consumer_sales["credit"][t]) if "credit" in consumer_sales else 0.0
+                    ),
                 }
             stock_change = 0.0
             if s.kind == "brand":
