@@ -907,7 +907,7 @@ def _purchase(
         if _in(lwin, t):
             acc[lg.DELIVERY_FEES] -= fee
         fee = 0.0
-    margin = brand - q * w[UNIT_COST] - chp[5][c]
+    margin = lcm.brand_margin(nd, q, brand, mode != fl.MODE_OWN, w[UNIT_COST], chp[5][c], ctx[15])
     lcm.on_purchase(i, t, c, margin, _in(lwin, t), ctx[15], acc, ch_acc)
     pop[19][i] = True
     pop[15][i] = p if fee == 0.0 else p + fee / q

@@ -12,7 +12,7 @@ equations are in ``docs/model.md``, section "Customer lifecycle", and the KPIs i
 * the compiled helpers the journey kernel calls at a purchase (`on_purchase`), at churn
   (`on_churn`) and when a promotion priced a purchase (`promotion_cut`).
 
-Layout of the ``ctx[15]`` tuple: ``(state, params, active_diff)``
+Layout of the ``ctx[15]`` tuple: ``(state, params, active_diff, node_unit_margin)``
 
 * ``state``: one `STATE_DTYPE` record per consumer (index = consumer id), fields
 
@@ -25,7 +25,10 @@ Layout of the ``ctx[15]`` tuple: ``(state, params, active_diff)``
 
 * ``params`` (float64): the settings, at the ``P_*`` indices below;
 * ``active_diff`` (int64, one more than the ledger's periods): difference array of the active
-  customers at each period end.
+  customers at each period end;
+* ``node_unit_margin`` (float64, one per stock node): at a store the dealer network supplies,
+  the brand's margin per unit it sold into the network (its selling price to the first level
+  less ``unit_cost``); NaN at the other nodes (`set_network_margin`).
 """
 
 from __future__ import annotations
@@ -101,10 +104,17 @@ class CustomerLifecycle:
             ]
         )
         self.active_diff = np.zeros(self.n_periods + 1, dtype=np.int64)
+        self.node_unit_margin = np.full(len(sc.nodes), np.nan)
+
+    def set_network_margin(self, terminals: np.ndarray, unit_margin: float) -> None:
+        """The stock nodes (indices) the dealer network supplies, and the brand's margin per
+        unit on the goods it sells into the network (currency / unit): the CLV margin of a
+        purchase served there (docs/model.md, 16b)."""
+        self.node_unit_margin[terminals] = unit_margin
 
     def ctx_tuple(self) -> tuple:
         """The tuple the journey kernel finds at ``ctx[15]`` (layout in the module docstring)."""
-        return (self.state, self.params, self.active_diff)
+        return (self.state, self.params, self.active_diff, self.node_unit_margin)
 
     def active_series(self) -> np.ndarray:
         """Active customers at each ledger period end (count)."""
@@ -156,10 +166,23 @@ def first_end_from(x, warmup, horizon, period, n):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def brand_margin(nd, q, brand, cross, unit_cost, order_cost, lc):
+    """The brand's contribution margin of a purchase of ``q`` units served at node ``nd``
+    (currency): the brand's take of the sale less the goods at ``unit_cost`` and the order
+    cost; at a store the dealer network supplies, the goods were the network's, so the brand
+    earned its margin per unit when it sold them into the network, and of the sale only what
+    an omnichannel allocation gives it (``cross``: the order was cross-fulfilled)."""
+    per_unit = lc[3][nd]
+    if per_unit == per_unit:  # not NaN: a store of the dealer network
+        return q * per_unit + (brand if cross else 0.0) - order_cost
+    return brand - q * unit_cost - order_cost
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def on_purchase(i, t, c, margin, inw, lc, acc, ch_acc):
     """A purchase by consumer ``i`` at ``t`` in channel ``c`` whose contribution margin to the
     brand is ``margin``: recruitment, channel mask, active coverage and CLV."""
-    state, prm, diff = lc
+    state, prm, diff = lc[0], lc[1], lc[2]
     me = state[i]
     if me["first"] < 0:  # the first purchase ever: the consumer is recruited by channel c
         me["first"] = c

@@ -236,6 +236,13 @@ class Simulation:
             self.shocks,
         )
 
+        if self.network is not None:
+            # CLV (docs/model.md, 16b): at the stores the network supplies the brand earns its
+            # margin when it sells the goods into the network, not at the consumer's purchase.
+            self.journey.lifecycle.set_network_margin(
+                self.network.terminal_nodes(), self.network.brand_unit_margin()
+            )
+
     # ------------------------------------------------------------------ processes
 
     def _record_order(self, t: float, node: int, units: int) -> None:

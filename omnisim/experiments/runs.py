@@ -67,6 +67,9 @@ def small_copy(scenario: Scenario, consumers: int, days: float) -> Scenario:
     # Shocks after the shortened horizon would be refused; the kernel's shock tuple has the
     # same types with or without them (omnisim/market/shocks.py).
     small.shocks = [s for s in small.shocks if s.start_day < small.horizon_days]
+    # A lifetime-value horizon longer than the shortened window would be refused too.
+    if small.lifecycle.clv_days is not None:
+        small.lifecycle.clv_days = min(small.lifecycle.clv_days, small.horizon_days)
     return small
 
 

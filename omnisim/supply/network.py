@@ -489,6 +489,15 @@ class SupplyNetwork:
                 out[s.terminal] = s.consumer_price
         return out
 
+    def terminal_nodes(self) -> np.ndarray:
+        """Indices (in `Inventory`'s arrays) of the stock nodes this network supplies."""
+        return self._terminals.copy()
+
+    def brand_unit_margin(self) -> float:
+        """The brand's margin per unit it ships into the network (currency / unit): its selling
+        price to the first level less the unit cost."""
+        return self.nodes[0].selling_price - self.unit_cost
+
     def _touch(self, k: int) -> None:
         """Integrate dealer ``k``'s on-hand stock up to now over the window (before a change)."""
         now = self.env.now

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from builders import scenario
+from builders import ROOT, scenario
 from conftest import compiled_only
 
 from omnisim.api import simulate
@@ -393,3 +393,37 @@ def test_defaults_leave_the_run_unchanged(lifecycle):
     for name, value in BEFORE.items():
         if name not in redefined:
             assert k[name] == value or (math.isnan(value) and math.isnan(k[name])), name
+
+
+def test_clv_at_dealer_network_stores_is_the_brands_wholesale_margin(tmp_path):
+    """At the stores the dealer network supplies, a purchase's CLV margin is the brand's margin
+    on the goods it sold into the network, q x (p_B - unit_cost); elsewhere its take less the
+    goods and the order cost (docs/model.md, 16b)."""
+    from omnisim.scenario.loading import load_scenario
+    from omnisim.scenario.schema import Scenario
+
+    data = load_scenario(ROOT / "scenarios" / "fmcg_flattening.yaml").model_dump(mode="json")
+    data.update(horizon_days=70.0, warmup_days=20.0)
+    data["market"]["consumers"] = 3000
+    data["lifecycle"] = {"annual_discount_rate": 0.0}
+    sc = Scenario.model_validate(data)
+    r, trail = _run(sc, tmp_path)
+    lo, hi = sc.warmup_days, sc.horizon_days
+    buys = trail[trail.event == "purchase"]
+    t_acq = buys.groupby("consumer").time.min()
+    cohort = t_acq[(t_acq >= lo) & (t_acq < hi)]
+    mine = buys[buys.consumer.isin(cohort.index)]
+    ch = _channel_params(sc)
+    p_b = sc.product.unit_cost * (1.0 + sc.network.brand_markup)  # the brand's price, 6.25
+    supplied = {n.name for n in sc.nodes if n.supplier is not None}
+    value = mine.value * mine.units
+    order = mine.channel.map(lambda c: ch[c].order_cost)
+    brand = value * (1.0 - mine.channel.map(lambda c: ch[c].commission))
+    margin = np.where(
+        mine.node.isin(supplied),
+        mine.units * (p_b - sc.product.unit_cost) - order,
+        brand - mine.units * sc.product.unit_cost - order,
+    )
+    assert mine.node.isin(supplied).any() and (~mine.node.isin(supplied)).any()
+    assert r.ledger["clv_cohort"] == len(cohort) > 100
+    assert r.kpis["clv"] == pytest.approx(margin.sum() / len(cohort), rel=1e-9)
