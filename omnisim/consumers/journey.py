@@ -742,12 +742,18 @@ def _order_online(i, t, c, p, pickup, ctx, sched, trail, counts, do_trail):
         if late > 0.0:
             acc[lg.LATE_ORDERS] += 1.0
         _promotion_spend(c, t, got, p, ctx)
-    # Units in transit, integrated over the window (Little's law: L = lambda W).
+    _in_transit(t, lead, got, acc, lwin)
+    _purchase(i, t, c, node, got, p, t + lead, u_use, ctx, sched, trail, counts, do_trail, mode, -1)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _in_transit(t, lead, units, acc, lwin):
+    """Units in transit from ``t`` for ``lead`` days, integrated over the window (Little's
+    law: L = lambda W)."""
     a = t if t > lwin[0] else lwin[0]
     b = t + lead if t + lead < lwin[1] else lwin[1]
     if b > a:
-        acc[lg.TRANSIT_UNIT_DAYS] += (b - a) * got
-    _purchase(i, t, c, node, got, p, t + lead, u_use, ctx, sched, trail, counts, do_trail, mode, -1)
+        acc[lg.TRANSIT_UNIT_DAYS] += (b - a) * units
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -842,10 +848,7 @@ def _endless_aisle(i, t, c, store, want, ctx, sched, trail, counts, do_trail) ->
     if _in(lwin, t):
         acc[lg.ENDLESS_AISLE_ORDERS] += 1.0
         _promotion_spend(c, t, got, p, ctx)
-    a = t if t > lwin[0] else lwin[0]
-    b = t + lead if t + lead < lwin[1] else lwin[1]
-    if b > a:
-        acc[lg.TRANSIT_UNIT_DAYS] += (b - a) * got
+    _in_transit(t, lead, got, acc, lwin)
     u_use = rs.uniform(keys[rs.OMNICHANNEL], i, j, fl.SLOT_AISLE_USE + sw)
     t_got, mode = t + lead, fl.MODE_AISLE
     _purchase(i, t, c, node, got, p, t_got, u_use, ctx, sched, trail, counts, do_trail, mode, store)
