@@ -9,7 +9,7 @@ replications with common random numbers.
     >>> out.kpi("revenue")  # doctest: +SKIP
 """
 
-from omnisim.api import RunOutput, compare, simulate, sweep
+from omnisim.api import RunOutput, build_report, compare, simulate, sweep
 from omnisim.scenario.loading import ScenarioError, load_scenario
 from omnisim.scenario.schema import Scenario
 
@@ -20,6 +20,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "__version__",
+    "build_report",
     "compare",
     "load_scenario",
     "simulate",

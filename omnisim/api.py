@@ -20,11 +20,19 @@ from omnisim.experiments.outputs import (
 )
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS, run_replications
 from omnisim.experiments.stats import parse_targets
-from omnisim.experiments.sweep import sweep
+from omnisim.experiments.sweep import sweep as _sweep
 from omnisim.scenario.loading import load_scenario, scenario_digest
 from omnisim.scenario.schema import Scenario
 
-__all__ = ["RunOutput", "compare", "default_out_dir", "scenario_digest", "simulate", "sweep"]
+__all__ = [
+    "RunOutput",
+    "build_report",
+    "compare",
+    "default_out_dir",
+    "scenario_digest",
+    "simulate",
+    "sweep",
+]
 
 
 @dataclass
@@ -136,6 +144,15 @@ def _series_csv(rows: list[dict]) -> str:
     return csv_text(rest, "replication", [r["replication"] for r in rows])
 
 
+def build_report(results: str | Path) -> Path:
+    """Draw the charts and write ``report.html`` of a comparison or sweep folder (as
+    ``omnisim report``); returns the report's path. Raises `omnisim.report.ReportError` for
+    a folder that is not a finished comparison or sweep."""
+    from omnisim.report.build import build_report as build  # matplotlib only when drawing
+
+    return build(results)
+
+
 def _targets(target_ci: Mapping[str, float] | Sequence[str] | None) -> dict[str, float]:
     if not target_ci:
         return {}
@@ -148,6 +165,8 @@ def compare(
     scenario: str | Path,
     strategies: Sequence[str] | None = None,
     baseline: str | None = None,
+    *,
+    report: bool = True,
     **options,
 ) -> pd.DataFrame:
     """Compare strategies of a scenario file (as ``omnisim compare``); returns the tidy table
@@ -155,9 +174,31 @@ def compare(
 
     Options are those of `omnisim.experiments.compare.compare` (``reps``, ``seed``,
     ``overrides``, ``independent``, ``target_ci``, ``executor``, ``workers``, ``out``, ...).
-    ``table.attrs`` holds ``baseline``, ``replications`` (KPI rows per strategy) and
-    ``manifest``."""
+    With ``out``, the charts and ``report.html`` are written there too unless ``report`` is
+    False. ``table.attrs`` holds ``baseline``, ``replications`` (KPI rows per strategy),
+    ``manifest`` and ``report`` (the report's path, or None)."""
     result = _compare(scenario, strategies, baseline, **options)
+    page = build_report(result.out_dir) if report and result.out_dir is not None else None
     table = result.table
-    table.attrs.update(baseline=result.baseline, replications=result.rows, manifest=result.manifest)
+    table.attrs.update(
+        baseline=result.baseline, replications=result.rows, manifest=result.manifest, report=page
+    )
     return table
+
+
+def sweep(
+    scenario: str | Path | Mapping,
+    params: Sequence[str],
+    design: str = "lhs",
+    *,
+    report: bool = True,
+    **options,
+) -> pd.DataFrame:
+    """Sweep parameters of a scenario (as ``omnisim sweep``; docs/sweeps.md): options are
+    those of `omnisim.experiments.sweep.sweep` (``n``, ``reps``, ``seed``, ``strategy``,
+    ``overrides``, ``executor``, ``workers``, ``out``, ``resume``, ...). Returns a row per
+    design row; ``.attrs`` holds ``manifest``, ``sensitivity``, ``out`` and ``report`` (the
+    path of the ``report.html`` written beside the results, or None with ``report=False``)."""
+    frame = _sweep(scenario, params, design, **options)
+    frame.attrs["report"] = build_report(frame.attrs["out"]) if report else None
+    return frame

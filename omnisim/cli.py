@@ -1,4 +1,4 @@
-"""The ``omnisim`` command line: run, compare, sweep, validate, schema, export.
+"""The ``omnisim`` command line: run, compare, sweep, report, validate, schema, export.
 
 Bad input (an invalid scenario file, a bad ``--set``, a scenario too large for the machine)
 prints one line per problem to standard error and exits with status 2, without a traceback and
@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from omnisim.api import default_out_dir, simulate
+from omnisim.api import build_report, default_out_dir, simulate
 from omnisim.consumers.journey import kernels_cached
 from omnisim.engine.simulation import MemoryRefused
 from omnisim.experiments.compare import compare as run_compare
@@ -27,6 +27,7 @@ from omnisim.experiments.replicate import DEFAULT_MAX_REPS
 from omnisim.experiments.stats import parse_targets
 from omnisim.experiments.sweep import default_sweep_dir, headline_measure
 from omnisim.experiments.sweep import sweep as run_sweep
+from omnisim.report import ReportError
 from omnisim.scenario.loading import ScenarioError, load_scenario, validate_file
 from omnisim.scenario.schema import Scenario
 
@@ -89,6 +90,10 @@ ExecutorOpt = Annotated[
 ]
 WorkersOpt = Annotated[
     int | None, typer.Option("--workers", min=1, help="Workers (default: one per core).")
+]
+NoReportOpt = Annotated[
+    bool,
+    typer.Option("--no-report", help="Skip the charts and report.html (omnisim report adds them)."),
 ]
 
 
@@ -247,10 +252,12 @@ def compare(
     max_reps: MaxRepsOpt = DEFAULT_MAX_REPS,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
+    no_report: NoReportOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Run each strategy of SCENARIO with common random numbers and compare it with the
-    baseline; write comparison.csv, replications.csv, summary.json, manifest.json."""
+    baseline; write comparison.csv, replications.csv, timeseries.csv, summary.json,
+    manifest.json, charts/ and report.html."""
     overrides = list(set_ or [])
     names = strategies.split(",") if strategies else None
     sc, targets = _load(scenario, None, overrides, target_ci)
@@ -291,7 +298,19 @@ def compare(
         raise typer.Exit(130) from None
     if not quiet:
         _print_comparison(result)
-        out.print(f"results in {target}/")
+    _finish(target, no_report, quiet)
+
+
+def _finish(target: Path, no_report: bool, quiet: bool) -> None:
+    """Build the report of a finished comparison or sweep, and say where everything is."""
+    if not no_report:
+        if not quiet:
+            err.print("drawing the charts and the report ...", end="\r")
+        page = build_report(target)
+        if not quiet:
+            out.print(f"report in {page}", soft_wrap=True)
+    if not quiet:
+        out.print(f"results in {target}/", soft_wrap=True)
 
 
 def _print_comparison(result) -> None:
@@ -408,10 +427,11 @@ def sweep(
     ] = False,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
+    no_report: NoReportOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Sweep scenario parameters over a design; write design.csv, runs/, runs.csv,
-    sensitivity.csv and manifest.json (docs/sweeps.md)."""
+    sensitivity.csv, manifest.json, charts/ and report.html (docs/sweeps.md)."""
     overrides = list(set_ or [])
     if n is None:
         _fail(["--n: required (grid levels, LHS points, Sobol base samples or trajectories)"])
@@ -457,7 +477,24 @@ def sweep(
         raise typer.Exit(130) from None
     if not quiet:
         _print_sensitivity(frame.attrs["sensitivity"], frame.attrs["manifest"])
-        out.print(f"results in {target}/")
+    _finish(target, no_report, quiet)
+
+
+@app.command()
+def report(
+    results: Annotated[
+        Path, typer.Argument(help="Results folder of `omnisim compare` or `omnisim sweep`.")
+    ],
+    quiet: QuietOpt = False,
+) -> None:
+    """Draw the charts (charts/*.svg, *.png) and write report.html of a comparison or sweep
+    folder from its saved results, without simulating again (docs/reports.md)."""
+    try:
+        page = build_report(results)
+    except ReportError as e:
+        _fail([str(e)])
+    if not quiet:
+        out.print(f"report in {page}", soft_wrap=True)
 
 
 def _print_sensitivity(records: list[dict], manifest: dict) -> None:

@@ -156,3 +156,24 @@ def quickstart_copy(folder: Path, consumers: int = 2000, days: float = 60.0) -> 
     path = folder / "quick.yaml"
     path.write_text(src)
     return path
+
+
+HOSTILE = '<script>alert("name")</script>'
+"""A scenario name that is markup, for tests of escaping in reports."""
+HOSTILE_STRATEGY = "<img src=x onerror=alert(1)>"
+HOSTILE_DESCRIPTION = "--></svg><script>x</script>"
+HOSTILE_VALUE = "</style><b>bold</b>"
+
+
+def hostile_copy(scenario: Path, folder: Path) -> Path:
+    """A copy of a scenario file whose name is `HOSTILE`, with a strategy named
+    `HOSTILE_STRATEGY` setting the product name to `HOSTILE_VALUE` (written to
+    ``folder/hostile.yaml``); set the description to `HOSTILE_DESCRIPTION` with --set."""
+    text = scenario.read_text()
+    name = next(line for line in text.splitlines() if line.startswith("name:"))
+    text = text.replace(name, f"name: '{HOSTILE}'", 1)
+    overlay = f"strategies:\n  '{HOSTILE_STRATEGY}':\n    product: {{name: '{HOSTILE_VALUE}'}}"
+    text = text.replace("strategies:", overlay, 1)
+    path = folder / "hostile.yaml"
+    path.write_text(text)
+    return path

@@ -57,6 +57,8 @@ class Comparison:
     rows: dict[str, list[dict[str, float]]]
     manifest: dict
     out_dir: Path | None
+    series: dict[str, list[dict[str, object]]] | None = None
+    """Per strategy, every replication's period rows (`timeseries_rows`), replication-major."""
 
 
 def resolve_strategies(
@@ -145,7 +147,7 @@ def compare(
         while todo > 0:
             done_reps = len(records[base])
             specs = [
-                RunSpec((n, r), scenarios[n], seed, r, salts[n])
+                RunSpec((n, r), scenarios[n], seed, r, salts[n], series=True)
                 for r in range(done_reps, done_reps + todo)
                 for n in names
             ]
@@ -160,6 +162,7 @@ def compare(
             todo = _more(records, target_ci or {}, max_reps)
     wall = time.perf_counter() - start
     rows = {n: [records[n][r].kpis for r in sorted(records[n])] for n in names}
+    series = {n: [x for r in sorted(records[n]) for x in records[n][r].series or []] for n in names}
     table = comparison_table(rows, base, independent)
     done = len(rows[base])
     summary = {
@@ -174,6 +177,8 @@ def compare(
         "scenario": first.name,
         "strategies": names,
         "baseline": base,
+        "scenario_file": str(scenario),
+        "overrides": list(overrides),
         "scenario_hashes": {n: scenario_digest(scenarios[n]) for n in names},
         "seed": seed,
         "replications": done,
@@ -190,9 +195,17 @@ def compare(
         index = [r for n in names for r in range(len(rows[n]))]
         atomic_write_text(out_dir / "comparison.csv", table.to_csv(index=False))
         atomic_write_text(out_dir / "replications.csv", csv_text(flat, "replication", index))
+        ts = [row for n in names for row in series[n]]
+        ts_names = [n for n in names for _ in series[n]]
+        atomic_write_text(out_dir / "timeseries.csv", csv_text(ts, "strategy", ts_names))
+        # What the report describes: the market with the overrides, and every overlay.
+        described = load_scenario(scenario, overrides=overrides).model_dump(mode="json")
+        atomic_write_text(out_dir / "scenario.json", json_text(described))
         atomic_write_text(out_dir / "manifest.json", json_text(manifest))
         atomic_write_text(out_dir / "summary.json", json_text(summary))
-    return Comparison(first.name, names, base, seed, independent, table, rows, manifest, out_dir)
+    return Comparison(
+        first.name, names, base, seed, independent, table, rows, manifest, out_dir, series
+    )
 
 
 def comparison_table(

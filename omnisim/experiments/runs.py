@@ -12,6 +12,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from omnisim.engine.simulation import Simulation
+from omnisim.experiments.outputs import timeseries_rows
 from omnisim.scenario.schema import Scenario
 
 
@@ -25,6 +26,8 @@ class RunSpec:
         seed: root seed.
         replication: replication index.
         salt: stream salt; 0 (common random numbers) unless strategies must be independent.
+        series: also return the run's period time series (`timeseries_rows`), as `compare`
+            does for its charts; a sweep leaves it off (thousands of runs, no time charts).
     """
 
     key: Hashable
@@ -32,6 +35,7 @@ class RunSpec:
     seed: int
     replication: int
     salt: int = 0
+    series: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class RunRecord:
     kpis: dict[str, float]
     events: int
     wall_seconds: float
+    series: list[dict[str, object]] | None = None
 
 
 def run_specs(specs: Sequence[RunSpec]) -> list[RunRecord]:
@@ -49,7 +54,8 @@ def run_specs(specs: Sequence[RunSpec]) -> list[RunRecord]:
     out = []
     for s in specs:
         r = Simulation(s.scenario, s.replication, s.seed, salt=s.salt).run()
-        out.append(RunRecord(s.key, r.kpis, r.events, r.wall_seconds))
+        series = timeseries_rows(r.ledger, s.replication) if s.series else None
+        out.append(RunRecord(s.key, r.kpis, r.events, r.wall_seconds, series))
     return out
 
 

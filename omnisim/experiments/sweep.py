@@ -905,8 +905,8 @@ def sweep(
 
     Returns:
         A row per design row: ``run`` (the id), each parameter's value, each KPI's mean over
-        the replications (as ``runs.csv``). ``.attrs`` holds ``manifest`` and ``sensitivity``
-        (the records of ``sensitivity.csv``).
+        the replications (as ``runs.csv``). ``.attrs`` holds ``manifest``, ``sensitivity``
+        (the records of ``sensitivity.csv``) and ``out`` (the result folder).
 
     Raises:
         ScenarioError: bad scenario, parameter, design size, or an ``out`` folder that holds
@@ -1005,9 +1005,12 @@ def _finish(
     atomic_write_text(out_dir / "runs.csv", csv_text(rows, "run", plan.ids))
     atomic_write_text(out_dir / "sensitivity.csv", _table_csv(table))
     atomic_write_text(out_dir / "manifest.json", json_text(_plain(manifest)))
+    # The market the sweep varied (strategy and overrides applied), for its report.
+    atomic_write_text(out_dir / "scenario.json", json_text(plan.base.model_dump(mode="json")))
     frame = pd.DataFrame([{"run": rid, **r} for rid, r in zip(plan.ids, rows, strict=True)])
     frame.attrs["manifest"] = manifest
     frame.attrs["sensitivity"] = table.to_dict("records")
+    frame.attrs["out"] = out_dir
     return frame
 
 

@@ -46,11 +46,15 @@ def test_sweep_writes_every_file_and_a_table(tiny, tmp_path):
     assert r.exit_code == 0, r.output
     assert "small: morris sweep, 9 rows × 2 replications" in r.output
     assert "market.consumers" in r.output and f"results in {out}/" in r.output
+    assert f"report in {out / 'report.html'}" in r.output
     assert sorted(p.name for p in out.iterdir()) == [
+        "charts",
         "design.csv",
         "manifest.json",
+        "report.html",
         "runs",
         "runs.csv",
+        "scenario.json",
         "sensitivity.csv",
         "sweep.json",
     ]

@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from builders import small_market
 
@@ -90,8 +91,22 @@ def test_outputs_written(tmp_path: Path) -> None:
         "comparison.csv",
         "manifest.json",
         "replications.csv",
+        "scenario.json",
         "summary.json",
+        "timeseries.csv",
     ]
+    # Every strategy's and replication's periods, as `run` writes them for one strategy.
+    series = pd.read_csv(out / "timeseries.csv")
+    assert list(series.columns[:3]) == ["strategy", "replication", "period"]
+    periods = series.groupby(["strategy", "replication"]).size()
+    assert set(periods.index) == {(s, r) for s in ("baseline", "cheap_platform") for r in (0, 1)}
+    assert periods.nunique() == 1
+    revenue = series.groupby(["strategy", "replication"])["revenue"].sum()
+    assert revenue["baseline"].to_list() == pytest.approx(
+        [row["revenue"] for row in c.rows["baseline"]]
+    )
+    described = json.loads((out / "scenario.json").read_text())
+    assert set(described["strategies"]) == {"baseline", "cheap_platform"}
     head = (out / "comparison.csv").read_text().splitlines()[0]
     assert head == "strategy,kpi,mean,ci_low,ci_high,diff,diff_ci_low,diff_ci_high"
     summary = json.loads((out / "summary.json").read_text())
