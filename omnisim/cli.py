@@ -304,9 +304,9 @@ def compare(
 def _finish(target: Path, no_report: bool, quiet: bool) -> None:
     """Build the report of a finished comparison or sweep, and say where everything is."""
     if not no_report:
-        if not quiet:
-            err.print("drawing the charts and the report ...", end="\r")
-        page = build_report(target)
+        busy = not quiet and sys.stderr.isatty()
+        with err.status("drawing the charts and the report") if busy else nullcontext():
+            page = build_report(target)
         if not quiet:
             out.print(f"report in {page}", soft_wrap=True)
     if not quiet:

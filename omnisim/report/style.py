@@ -133,6 +133,9 @@ def save(fig: Figure, folder: Path, name: str) -> bytes:
     folder.mkdir(parents=True, exist_ok=True)
     svg = io.BytesIO()
     fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
+    # The layout is solved (in figure fractions) by the first save: keep it for the second
+    # rather than solve it again, which costs as much as drawing.
+    fig.set_layout_engine("none")
     png = io.BytesIO()
     fig.savefig(png, format="png", dpi=PNG_DPI, metadata={"Software": None})
     atomic_write_bytes(folder / f"{name}.svg", svg.getvalue())

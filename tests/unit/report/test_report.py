@@ -176,3 +176,15 @@ def test_every_kpi_a_comparison_reports_has_a_unit(roadmap_dir: Path, quick_dir:
     for folder in (roadmap_dir, quick_dir):
         kpis = set(pd.read_csv(folder / "comparison.csv").kpi)
         assert [k for k in sorted(kpis) if unit_of(k) is None] == []
+
+
+def test_a_folder_from_before_the_time_series_still_gets_a_report(roadmap_dir, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(roadmap_dir, old)
+    (old / "timeseries.csv").unlink()
+    (old / "scenario.json").unlink()
+    html = build_report(old).read_text()
+    charts = {p.stem for p in (old / "charts").glob("*.svg")}
+    assert "channel_share_over_time" not in charts and "active_customers_over_time" not in charts
+    assert {"kpi_comparison", "difference_forest", "profit_split"} <= charts
+    assert "The scenario was not saved with these results." in html
