@@ -1,13 +1,26 @@
-"""Scenario builders for tests: small markets built in code, so tests say what they use."""
+"""Scenario builders and shared markers for tests: small markets built in code, so tests say
+what they use."""
 
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
+
+import pytest
 
 from omnisim.scenario.schema import Scenario
 
 ROOT = Path(__file__).resolve().parent.parent
+
+compiled_only = pytest.mark.skipif(
+    os.environ.get("NUMBA_DISABLE_JIT", "0") not in ("", "0"),
+    reason="compares with figures recorded by the compiled kernel; interpreted, float32 "
+    "arithmetic rounds differently in the last bits",
+)
+"""For bit-for-bit comparisons with recorded results (the coverage run interprets kernels).
+Here rather than in a conftest: test modules import it, and `conftest` is not one module
+name once several folders have one."""
 
 
 def small_market(**changes) -> dict:

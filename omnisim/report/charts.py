@@ -19,6 +19,7 @@ from matplotlib.ticker import FuncFormatter
 
 from omnisim.experiments.stats import t_interval
 from omnisim.metrics.units import kind_of, unit_label
+from omnisim.report.results import HEADLINE as HEADLINE_KPIS
 from omnisim.report.results import TERMINAL, ComparisonResults
 from omnisim.report.style import (
     compact,
@@ -37,23 +38,6 @@ HEADLINE = (
     "repeat_purchase_rate",
 )
 """The KPIs of the comparison panels (those the results have)."""
-DIFFERENCES = (
-    "needs",
-    "searches",
-    "purchases",
-    "revenue",
-    "brand_profit",
-    "dealer_profit",
-    "lost_sales",
-    "fill_rate",
-    "avg_rating",
-    "repeat_purchase_rate",
-    "clv",
-    "cac",
-    "avg_delivery_days",
-    "online_share",
-)
-"""The KPIs of the forest plot of differences."""
 FUNNEL = ("needs", "searches", "purchases", "reviews")
 
 
@@ -116,7 +100,7 @@ def _strategy_legend(fig: Figure, names: Sequence[str], colours: dict[str, str])
     fig.legend(handles=handles, loc="outside lower center", ncols=_columns(len(names)))
 
 
-def difference_forest(res: ComparisonResults, kpis: Sequence[str] = DIFFERENCES) -> Figure | None:
+def difference_forest(res: ComparisonResults, kpis: Sequence[str] = HEADLINE_KPIS) -> Figure | None:
     """Forest plots, a panel per KPI in its own unit: each strategy's difference to the
     baseline with its paired 95% interval; a filled dot where the interval excludes 0."""
     others = res.others

@@ -15,28 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from omnisim.metrics.units import kind_of, unit_label
-from omnisim.report.results import ComparisonResults, SweepResults
+from omnisim.report.results import HEADLINE, ComparisonResults, SweepResults
 from omnisim.report.style import format_value
 
-FINDINGS = (
-    "needs",
-    "searches",
-    "purchases",
-    "revenue",
-    "brand_profit",
-    "dealer_profit",
-    "lost_sales",
-    "fill_rate",
-    "avg_rating",
-    "repeat_purchase_rate",
-    "clv",
-    "cac",
-    "online_share",
-    "price_dispersion",
-    "avg_delivery_days",
-    "member_share",
-)
-"""KPIs of the headline table, in this order, among those the results have."""
 LEAD = ("revenue", "brand_profit", "dealer_profit", "purchases", "repeat_purchase_rate")
 """KPIs a strategy's one-line finding names first (where they moved)."""
 
@@ -239,7 +220,7 @@ class FindingRow:
     cells: list[Cell]
 
 
-def findings_table(res: ComparisonResults, kpis: Sequence[str] = FINDINGS) -> list[FindingRow]:
+def findings_table(res: ComparisonResults, kpis: Sequence[str] = HEADLINE) -> list[FindingRow]:
     """The headline table: per KPI the baseline's mean, and each other strategy's difference
     (relative where the KPI is not a share) with its paired 95% interval."""
     out = []

@@ -13,8 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import simpy
-from builders import ROOT, scenario, small_market
-from conftest import compiled_only
+from builders import ROOT, compiled_only, scenario, small_market
 
 from omnisim.consumers.needs import NeedClock
 from omnisim.engine.simulation import Simulation

@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from builders import merge, scenario, small_market
-from conftest import compiled_only
+from builders import compiled_only, merge, scenario, small_market
 
 from omnisim.engine.simulation import Simulation, simulate_replication
 from omnisim.marketing import membership as ms

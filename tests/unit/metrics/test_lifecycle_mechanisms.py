@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from builders import ROOT, scenario
-from conftest import compiled_only
+from builders import ROOT, compiled_only, scenario
 
 from omnisim.api import simulate
 from omnisim.consumers.lifecycle import CustomerLifecycle

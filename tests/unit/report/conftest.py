@@ -4,12 +4,14 @@ Built once per test session, without their reports (the tests build those)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 from builders import HOSTILE_DESCRIPTION, ROOT, hostile_copy, quickstart_copy
 
 import omnisim
+from omnisim.report.build import build_report
 from omnisim.report.results import ComparisonResults, SweepResults, load_results
 
 ROADMAP = ROOT / "scenarios" / "omnichannel_roadmap.yaml"
@@ -38,6 +40,15 @@ def roadmap_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         report=False,
     )
     return out
+
+
+@pytest.fixture
+def built(roadmap_dir: Path, tmp_path: Path) -> Path:
+    """A copy of the roadmap comparison with its charts and report built."""
+    folder = tmp_path / "built"
+    shutil.copytree(roadmap_dir, folder)
+    build_report(folder)
+    return folder
 
 
 @pytest.fixture

@@ -17,8 +17,6 @@ import pytest
 from builders import HOSTILE, HOSTILE_STRATEGY
 from matplotlib import image
 
-from omnisim.report.build import build_report
-
 BROWSER = next(
     (p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None
 )
@@ -104,14 +102,8 @@ def dom(html: str) -> _Dom:
     return d
 
 
-@pytest.fixture
-def report(roadmap_dir: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "r"
-    shutil.copytree(roadmap_dir, folder)
-    return build_report(folder)
-
-
-def test_chromium_renders_every_chart_offline(report: Path, tmp_path: Path):
+def test_chromium_renders_every_chart_offline(built: Path, tmp_path: Path):
+    report = built / "report.html"
     netlog = tmp_path / "net.json"
     out = chromium(tmp_path, f"--log-net-log={netlog}", "--dump-dom", report.as_uri())
     d = dom(out)

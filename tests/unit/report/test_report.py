@@ -40,14 +40,6 @@ def _parse(html: str) -> _Page:
     return page
 
 
-@pytest.fixture
-def built(roadmap_dir: Path, tmp_path: Path) -> Path:
-    folder = tmp_path / "r"
-    shutil.copytree(roadmap_dir, folder)
-    build_report(folder)
-    return folder
-
-
 def test_the_report_holds_every_chart_inline(built: Path):
     html = (built / "report.html").read_text()
     page = _parse(html)
