@@ -301,6 +301,9 @@ def sweep_findings(res: SweepResults, kpis: Sequence[str]) -> list[dict[str, str
             v = rows.at[p, key]
             text = compact_measure(key, v, kpi)
             parts.append(f"{p} ({text})")
+        if not parts:
+            same = kpi in res.runs.columns and res.runs[kpi].nunique(dropna=False) == 1
+            parts = ["the same in every run: no parameter moves it" if same else "undefined"]
         out.append({"kpi": kpi, "ranking": "; ".join(parts)})
     return out
 

@@ -180,3 +180,15 @@ def test_a_folder_from_before_the_time_series_still_gets_a_report(roadmap_dir, t
     assert "channel_share_over_time" not in charts and "active_customers_over_time" not in charts
     assert {"kpi_comparison", "difference_forest", "profit_split"} <= charts
     assert "The scenario was not saved with these results." in html
+
+
+def test_sweep_findings_say_when_no_parameter_moves_a_kpi(sweeps):
+    from omnisim.report.results import load_results
+    from omnisim.report.summary import sweep_findings
+
+    res = load_results(sweeps["sobol"])
+    runs = pd.read_csv(sweeps["sobol"] / "runs.csv")
+    constant = [k for k in runs.columns[3:] if runs[k].nunique(dropna=False) == 1]
+    rows = {r["kpi"]: r["ranking"] for r in sweep_findings(res, [constant[0], "revenue"])}
+    assert rows[constant[0]] == "the same in every run: no parameter moves it"
+    assert rows["revenue"].startswith("product.list_price (ST ")
