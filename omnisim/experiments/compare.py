@@ -198,9 +198,9 @@ def compare(
         ts = [row for n in names for row in series[n]]
         ts_names = [n for n in names for _ in series[n]]
         atomic_write_text(out_dir / "timeseries.csv", csv_text(ts, "strategy", ts_names))
-        # What the report describes: the market with the overrides, and every overlay.
-        described = load_scenario(scenario, overrides=overrides).model_dump(mode="json")
-        atomic_write_text(out_dir / "scenario.json", json_text(described))
+        # What the report describes: the baseline's market as run (overlay and overrides
+        # applied, already validated), which keeps every overlay under `strategies`.
+        atomic_write_text(out_dir / "scenario.json", json_text(first.model_dump(mode="json")))
         atomic_write_text(out_dir / "manifest.json", json_text(manifest))
         atomic_write_text(out_dir / "summary.json", json_text(summary))
     return Comparison(

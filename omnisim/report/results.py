@@ -72,8 +72,9 @@ class ComparisonResults:
     Attributes:
         folder: where the files are.
         manifest: manifest.json (versions, strategies, baseline, seed, replications, hashes).
-        scenario: scenario.json, the market with the run's overrides and every overlay in
-            ``strategies`` (empty for results written before it was saved).
+        scenario: scenario.json, the baseline's market as run (overlay and overrides
+            applied), every overlay in ``strategies`` (empty for results written before it
+            was saved).
         table: comparison.csv (strategy, kpi, mean, ci_low, ci_high, diff, diff_ci_*).
         replications: replications.csv (replication, strategy, one column per KPI).
         series: timeseries.csv (strategy, replication, period, start_day, end_day, ...), or
