@@ -7,9 +7,11 @@ without writing any result file.
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -18,15 +20,18 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from omnisim.api import build_report, default_out_dir, simulate
+from omnisim import __version__
+from omnisim.api import build_report, compare_results, default_out_dir, simulate
+from omnisim.api import sweep as run_sweep
 from omnisim.consumers.journey import kernels_cached
 from omnisim.engine.simulation import MemoryRefused
-from omnisim.experiments.compare import compare as run_compare
 from omnisim.experiments.executors import ExecutorError
+from omnisim.experiments.folders import FolderError
+from omnisim.experiments.outputs import atomic_write_bytes
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS
 from omnisim.experiments.stats import parse_targets
-from omnisim.experiments.sweep import default_sweep_dir, headline_measure
-from omnisim.experiments.sweep import sweep as run_sweep
+from omnisim.experiments.sweep import headline_measure
+from omnisim.metrics.units import good_direction, unit_label
 from omnisim.report import ReportError
 from omnisim.scenario.loading import ScenarioError, load_scenario, validate_file
 from omnisim.scenario.schema import Scenario
@@ -64,7 +69,9 @@ SetOpt = Annotated[
     list[str] | None,
     typer.Option("--set", help="Override a scenario field: dotted.path=value (repeatable)."),
 ]
-SeedOpt = Annotated[int | None, typer.Option("--seed", help="Root seed (default: the file's).")]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", min=0, help="Root seed, >= 0 (default: the file's).")
+]
 RepsOpt = Annotated[
     int | None, typer.Option("--reps", min=1, help="Replications (default: the file's).")
 ]
@@ -91,6 +98,13 @@ ExecutorOpt = Annotated[
 WorkersOpt = Annotated[
     int | None, typer.Option("--workers", min=1, help="Workers (default: one per core).")
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace the results already in --out, whole (never file by file).",
+    ),
+]
 NoReportOpt = Annotated[
     bool,
     typer.Option("--no-report", help="Skip the charts and report.html (omnisim report adds them)."),
@@ -101,6 +115,60 @@ def _fail(lines: list[str]) -> NoReturn:
     for line in lines:
         err.print(line, markup=False, soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _os_problem(e: OSError) -> str:
+    """One line for an error of the environment: the path and the cause."""
+    where = e.filename if e.filename is not None else "omnisim"
+    other = f" -> {e.filename2}" if e.filename2 is not None else ""
+    cause = e.strerror or str(e)
+    if e.errno == errno.ENOSPC:
+        cause = "no space left on the device"
+    return f"{where}{other}: {cause}"
+
+
+@contextmanager
+def _guard(what: str, interrupted: list[str] | None = None) -> Iterator[None]:
+    """Turn every failure a user can act on into one line and exit status 2: bad input, an
+    output folder that cannot be used, the environment (permissions, missing folders, a full
+    disk, memory); Ctrl-C (or SIGTERM) into exit 130. Results already in place are never
+    touched by a failed command (`omnisim.experiments.folders`)."""
+    try:
+        yield
+    except ScenarioError as e:
+        _fail(e.problems)
+    except (MemoryRefused, ExecutorError, FolderError, ReportError) as e:
+        _fail([str(e)])
+    except ValueError as e:
+        _fail([str(e)])
+    except MemoryError:
+        _fail([f"{what}: out of memory; try fewer consumers, a shorter horizon or --workers 1"])
+    except OSError as e:
+        _fail([_os_problem(e)])
+    except KeyboardInterrupt:
+        said = (interrupted or [""])[
+            -1
+        ] or f"{what} wrote no results; earlier results are unchanged"
+        err.print(f"interrupted: {said}", soft_wrap=True)
+        raise typer.Exit(130) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"omnisim {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Simulate a brand's omnichannel retail system and compare strategies."""
 
 
 def _progress(
@@ -131,10 +199,8 @@ def _load(
         _fail([str(e)])
 
 
-def _prepare(target: Path, quiet: bool) -> None:
-    """Refuse an output path that is a file; say that the first run compiles."""
-    if target.exists() and not target.is_dir():
-        _fail([f"--out: {target} exists and is not a folder"])
+def _prepare(quiet: bool) -> None:
+    """Say that the first run compiles."""
     if not quiet and not kernels_cached():
         err.print("first run: compiling the simulation kernels (about a minute, cached after)")
 
@@ -147,8 +213,11 @@ def run(
     reps: RepsOpt = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Output folder (default results/<name>-<strategy>-<seed>)."),
+        typer.Option(
+            "--out", help="Output folder (default results/<name>-<strategy>-<seed>-<hash>)."
+        ),
     ] = None,
+    force: ForceOpt = False,
     set_: SetOpt = None,
     trail: Annotated[
         bool, typer.Option("--trail", help="Also write the event trail (Parquet).")
@@ -163,10 +232,14 @@ def run(
     sc, targets = _load(scenario, strategy, overrides, target_ci)
     seed_v = sc.seed if seed is None else seed
     reps_v = sc.replications if reps is None else reps
-    target = out_dir if out_dir is not None else default_out_dir(sc, strategy, seed_v)
-    _prepare(target, quiet)
-    bar = _progress(reps_v * sc.horizon_days, quiet)
-    try:
+    with _guard("run"):
+        if out_dir is None:
+            more = {"trail": trail, "target_ci": targets, "max_reps": max_reps}
+            target = default_out_dir(sc, strategy, seed_v, reps=reps_v, overrides=overrides, **more)
+        else:
+            target = out_dir
+        _prepare(quiet)
+        bar = _progress(reps_v * sc.horizon_days, quiet)
         with bar or nullcontext():
             progress = None
             if bar is not None:
@@ -183,38 +256,40 @@ def run(
                 replications=reps_v,
                 overrides=overrides,
                 out=target,
+                force=force or out_dir is None,
                 trail=trail,
                 progress=progress,
                 target_ci=targets,
                 max_reps=max_reps,
             )
-    except (MemoryRefused, ValueError) as e:
-        _fail([f"{scenario}: {e}" if isinstance(e, MemoryRefused) else str(e)])
-    except KeyboardInterrupt:
-        err.print("interrupted: no result files were written")
-        raise typer.Exit(130) from None
     if not quiet:
-        _print_summary(result.summary, f"{sc.name} / {strategy or 'base'}", result.replications)
-        out.print(f"results in {target}/")
+        _print_summary(
+            result.summary, f"{sc.name} / {strategy or 'base'}", result.replications, sc.currency
+        )
+        out.print(f"results in {result.out_dir}/", soft_wrap=True)
 
 
-def _print_summary(summary: dict, title: str, reps: int) -> None:
+NO_INTERVAL = "no interval with 1 replication: run with --reps 2 or more"
+
+
+def _print_summary(summary: dict, title: str, reps: int, currency: str) -> None:
     table = Table(title=f"{title}  ({reps} replication{'s' if reps > 1 else ''}, 95% CI)")
-    table.add_column("KPI")
-    table.add_column("mean", justify="right")
-    table.add_column("95% CI", justify="right")
-    for name in HEADLINE:
+    table.add_column("KPI", no_wrap=True)
+    table.add_column("unit", no_wrap=True, style="dim")
+    table.add_column("mean", justify="right", no_wrap=True)
+    table.add_column("95% CI", justify="right", no_wrap=True)
+    shares = [n for n in summary if n.startswith("channel_share.")]
+    for name in [*HEADLINE, *shares]:
         k = summary.get(name)
         if k is None or k["mean"] is None:
             continue
+        pct = unit_label(name, currency) == "%"
         lo, hi = k["ci95"]
-        table.add_row(name, _num(k["mean"]), f"[{_num(lo)}, {_num(hi)}]")
-    shares = [n for n in summary if n.startswith("channel_share.")]
-    for name in shares:
-        k = summary[name]
-        lo, hi = k["ci95"]
-        table.add_row(name, f"{k['mean']:.1%}", f"[{lo:.1%}, {hi:.1%}]")
-    out.print(table)
+        ci = "–" if lo is None else f"[{_fmt_value(lo, pct)}, {_fmt_value(hi, pct)}]"
+        table.add_row(name, unit_label(name, currency), _fmt_value(k["mean"], pct), ci)
+    _print_table(table)
+    if reps < 2:
+        out.print(NO_INTERVAL)
 
 
 def _num(v: float) -> str:
@@ -238,8 +313,9 @@ def compare(
     reps: RepsOpt = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Output folder (default results/<name>-compare-<seed>)."),
+        typer.Option("--out", help="Output folder (default results/<name>-compare-<seed>-<hash>)."),
     ] = None,
+    force: ForceOpt = False,
     set_: SetOpt = None,
     independent: Annotated[
         bool,
@@ -262,66 +338,60 @@ def compare(
     names = strategies.split(",") if strategies else None
     sc, targets = _load(scenario, None, overrides, target_ci)
     seed_v = sc.seed if seed is None else seed
-    target = out_dir if out_dir is not None else Path("results") / f"{sc.name}-compare-{seed_v}"
-    _prepare(target, quiet)
-    bar = _progress(1, quiet, "run {task.completed:.0f}/{task.total:.0f}")
-    try:
+    with _guard("compare"):
+        _prepare(quiet)
+        bar = _progress(1, quiet, "run {task.completed:.0f}/{task.total:.0f}")
         with bar or nullcontext():
-            progress = None
+            progress = on_report = None
             if bar is not None:
                 task = bar.add_task(sc.name, total=1)
 
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-            result = run_compare(
+                def on_report() -> None:
+                    bar.update(task, description="drawing the charts and the report")
+
+            result = compare_results(
                 scenario,
                 names,
                 baseline,
                 reps=reps,
                 seed=seed_v,
                 overrides=overrides,
+                out=out_dir,
+                default_out=out_dir is None,
+                force=force,
+                report=not no_report,
+                on_report=on_report,
                 independent=independent,
                 target_ci=targets,
                 max_reps=max_reps,
                 executor=executor,
                 workers=workers,
-                out=target,
                 progress=progress,
             )
-    except ScenarioError as e:
-        _fail(e.problems)
-    except (MemoryRefused, ExecutorError, ValueError) as e:
-        _fail([str(e)])
-    except KeyboardInterrupt:
-        err.print("interrupted: no result files were written")
-        raise typer.Exit(130) from None
     if not quiet:
-        _print_comparison(result)
-    _finish(target, no_report, quiet)
+        _print_comparison(result, sc.currency)
+        _where(result.out_dir, no_report)
 
 
-def _finish(target: Path, no_report: bool, quiet: bool) -> None:
-    """Build the report of a finished comparison or sweep, and say where everything is."""
+def _where(target: Path, no_report: bool) -> None:
     if not no_report:
-        busy = not quiet and sys.stderr.isatty()
-        with err.status("drawing the charts and the report") if busy else nullcontext():
-            page = build_report(target)
-        if not quiet:
-            out.print(f"report in {page}", soft_wrap=True)
-    if not quiet:
-        out.print(f"results in {target}/", soft_wrap=True)
+        out.print(f"report in {target / 'report.html'}", soft_wrap=True)
+    out.print(f"results in {target}/", soft_wrap=True)
 
 
-def _print_comparison(result) -> None:
+def _print_comparison(result, currency: str) -> None:
     t = result.table
     reps = len(result.rows[result.baseline])
     kind = "independent streams" if result.independent else "common random numbers"
     table = Table(
         title=f"{result.scenario}: difference to {result.baseline!r} "
-        f"({reps} replications, {kind}, 95% CI)"
+        f"({reps} replication{'s' if reps > 1 else ''}, {kind}, 95% CI)"
     )
-    table.add_column("KPI")
+    table.add_column("KPI", no_wrap=True)
+    table.add_column("unit", no_wrap=True, style="dim")
     table.add_column(result.baseline, justify="right")
     others = [n for n in result.strategies if n != result.baseline]
     for n in others:
@@ -331,26 +401,57 @@ def _print_comparison(result) -> None:
         rows = t[t.kpi == kpi].set_index("strategy")
         if rows.empty or rows.loc[result.baseline, "mean"] != rows.loc[result.baseline, "mean"]:
             continue
-        pct = kpi.startswith("channel_share.")
+        unit = unit_label(kpi, currency)
+        pct = unit == "%"
         cells = [_fmt_value(rows.loc[result.baseline, "mean"], pct)]
         for n in others:
             r = rows.loc[n]
-            text = (
-                f"{_fmt_value(r['diff'], pct, signed=True)} "
-                f"[{_fmt_value(r['diff_ci_low'], pct, signed=True)}, "
-                f"{_fmt_value(r['diff_ci_high'], pct, signed=True)}]"
+            diff = _fmt_value(r["diff"], pct, signed=True, points=True)
+            lo, hi = r["diff_ci_low"], r["diff_ci_high"]
+            if lo != lo:  # no interval (fewer than 2 replications)
+                cells.append(diff)
+                continue
+            ci = (
+                f"[{_fmt_value(lo, pct, signed=True, points=True)}, "
+                f"{_fmt_value(hi, pct, signed=True, points=True)}]"
             )
-            clear = r["diff_ci_low"] > 0 or r["diff_ci_high"] < 0
-            cells.append(f"[bold]{text}[/bold]" if clear else text)
-        table.add_row(kpi, *cells)
-    out.print(table)
-    out.print("bold: the interval excludes 0")
+            cells.append(_coloured(f"{diff} {ci}", kpi, lo, hi))
+        table.add_row(kpi, "% / pp" if pct and others else unit, *cells)
+    _print_table(table)
+    if reps < 2:
+        out.print(f"{NO_INTERVAL}; no difference is a finding")
+    else:
+        out.print(
+            "bold: the interval excludes 0; green: better for the brand, red: worse; "
+            "% / pp: the baseline in per cent, differences in percentage points",
+            soft_wrap=True,
+        )
 
 
-def _fmt_value(v: float, pct: bool, signed: bool = False) -> str:
+def _print_table(table: Table) -> None:
+    """A table whole: in a terminal at its width; into a file or pipe (80 columns by default)
+    wide enough that no KPI name or interval is cut or folded."""
+    out.print(table, width=None if out.is_terminal else 240)
+
+
+def _coloured(text: str, kpi: str, lo: float, hi: float) -> str:
+    """Bold where the interval excludes 0, green where that is good for the brand and red
+    where it is bad (`good_direction`); a neutral KPI stays uncoloured."""
+    if not (lo > 0 or hi < 0):
+        return text
+    sign = good_direction(kpi) * (1 if lo > 0 else -1)
+    style = {1: "bold green", -1: "bold red"}.get(sign, "bold")
+    return f"[{style}]{text}[/{style}]"
+
+
+def _fmt_value(v: float, pct: bool, signed: bool = False, points: bool = False) -> str:
+    """A KPI value as the console shows it; a fraction in per cent, or (``points``, for a
+    difference of fractions) in percentage points."""
     if v != v:
         return "–"
     if pct:
+        if points:
+            return f"{v * 100:+.1f}" if signed else f"{v * 100:.1f}"
         return f"{v:+.1%}" if signed else f"{v:.1%}"
     text = _num(abs(v)) if signed else _num(v)
     return (("-" if v < 0 else "+") + text) if signed else text
@@ -379,8 +480,19 @@ def schema(
     text = json.dumps(Scenario.model_json_schema(), indent=2) + "\n"
     if output is None:
         sys.stdout.write(text)
-    else:
-        output.write_text(text)
+        return
+    with _guard("schema"):
+        _write_file(output, text.encode("utf-8"))
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """Write one output file whole (a temporary name, then a rename), or raise OSError
+    naming the path."""
+    if path.is_dir():
+        raise OSError(errno.EISDIR, "is a folder; give a file name", str(path))
+    if not path.parent.is_dir():
+        raise OSError(errno.ENOENT, "no such folder", str(path.parent))
+    atomic_write_bytes(path, data)
 
 
 SweepRepsOpt = Annotated[
@@ -420,11 +532,14 @@ def sweep(
     seed: SeedOpt = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Output folder (default results/<name>-sweep-<design>-<seed>)."),
+        typer.Option(
+            "--out", help="Output folder (default results/<name>-sweep-<design>-<seed>-<hash>)."
+        ),
     ] = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Complete the sweep in --out; skip finished rows.")
     ] = False,
+    force: ForceOpt = False,
     executor: ExecutorOpt = "process",
     workers: WorkersOpt = None,
     no_report: NoReportOpt = False,
@@ -437,17 +552,29 @@ def sweep(
         _fail(["--n: required (grid levels, LHS points, Sobol base samples or trajectories)"])
     sc, _ = _load(scenario, strategy, overrides, None)
     seed_v = sc.seed if seed is None else seed
-    target = out_dir if out_dir is not None else default_sweep_dir(sc.name, design, seed_v)
-    _prepare(target, quiet)
-    bar = _progress(1, quiet, "run {task.completed:.0f}/{task.total:.0f}")
-    try:
+    said: list[str] = []
+
+    def on_start(folder: Path, in_place: bool) -> None:
+        # What an interrupt leaves: rows in place can be resumed; a replacement is dropped.
+        if in_place:
+            said.append(
+                f"finished rows are kept in {folder}; run the same command with --resume to "
+                "complete the sweep"
+            )
+
+    with _guard("sweep", said):
+        _prepare(quiet)
+        bar = _progress(1, quiet, "run {task.completed:.0f}/{task.total:.0f}")
         with bar or nullcontext():
-            progress = None
+            progress = on_report = None
             if bar is not None:
                 task = bar.add_task(f"{sc.name} {design}", total=1)
 
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
+
+                def on_report() -> None:
+                    bar.update(task, description="drawing the charts and the report")
 
             frame = run_sweep(
                 scenario,
@@ -460,24 +587,17 @@ def sweep(
                 overrides=overrides,
                 executor=executor,
                 workers=workers,
-                out=target,
+                out=out_dir,
+                force=force,
                 resume=resume,
+                report=not no_report,
+                on_report=on_report,
+                on_start=on_start,
                 progress=progress,
             )
-    except ScenarioError as e:
-        _fail(e.problems)
-    except (MemoryRefused, ExecutorError) as e:
-        _fail([str(e)])
-    except KeyboardInterrupt:
-        err.print(
-            f"interrupted: finished rows are kept in {target}/runs; "
-            "run again with --resume to complete the sweep",
-            soft_wrap=True,
-        )
-        raise typer.Exit(130) from None
     if not quiet:
         _print_sensitivity(frame.attrs["sensitivity"], frame.attrs["manifest"])
-    _finish(target, no_report, quiet)
+        _where(frame.attrs["out"], no_report)
 
 
 @app.command()
@@ -489,10 +609,8 @@ def report(
 ) -> None:
     """Draw the charts (charts/*.svg, *.png) and write report.html of a comparison or sweep
     folder from its saved results, without simulating again (docs/reports.md)."""
-    try:
+    with _guard("report"):
         page = build_report(results)
-    except ReportError as e:
-        _fail([str(e)])
     if not quiet:
         out.print(f"report in {page}", soft_wrap=True)
 
@@ -525,7 +643,7 @@ def _print_sensitivity(records: list[dict], manifest: dict) -> None:
                 lo, hi = r["spearman_ci_low"], r["spearman_ci_high"]
                 cells = [f"{r['spearman']:+.3f} [{lo:+.3f}, {hi:+.3f}]"]
             table.add_row(kpi if i == 0 else "", r["parameter"], *cells)
-    out.print(table)
+    _print_table(table)
 
 
 export_app = typer.Typer(help="Export results in formats other tools read.", no_args_is_help=True)
@@ -575,10 +693,13 @@ def export_transactions_cmd(
         _fail([f"--start-date: not a date (YYYY-MM-DD): {start_date!r}"])
     if out_file is None:
         out_file = (source if source.is_dir() else Path.cwd()) / f"transactions.{fmt}"
-    try:
-        rows = export_transactions(source, out_file, fmt, day0)
-    except ExportError as e:
-        _fail([str(e)])
+    if out_file.is_dir():
+        _fail([f"--out: {out_file}: is a folder; give a file name"])
+    with _guard("export"):
+        try:
+            rows = export_transactions(source, out_file, fmt, day0)
+        except ExportError as e:
+            _fail([str(e)])
     out.print(f"{rows} transactions in {out_file}")
 
 

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -32,6 +33,7 @@ from omnisim.experiments.stats import (
     t_interval,
     welch_interval,
 )
+from omnisim.metrics.units import unit_of
 from omnisim.scenario.loading import (
     ScenarioError,
     load_scenario,
@@ -41,7 +43,18 @@ from omnisim.scenario.loading import (
 from omnisim.scenario.schema import Scenario
 
 BASE = "base"
-COLUMNS = ["strategy", "kpi", "mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"]
+COLUMNS = [
+    "strategy",
+    "kpi",
+    "mean",
+    "ci_low",
+    "ci_high",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "unit",
+]
+"""Columns of comparison.csv; ``unit`` last, as `omnisim.metrics.units.unit_of` gives it."""
 
 
 @dataclass
@@ -110,6 +123,46 @@ def load_strategies(
     return out
 
 
+@dataclass
+class ComparisonPlan:
+    """A comparison checked and ready to run: every strategy's validated scenario, the seed
+    and the replications (`plan_comparison`)."""
+
+    source: str
+    names: list[str]
+    baseline: str
+    scenarios: dict[str, Scenario]
+    seed: int
+    reps: int
+    overrides: list[str]
+
+    @property
+    def name(self) -> str:
+        return self.scenarios[self.baseline].name
+
+
+def plan_comparison(
+    scenario: str | Path,
+    strategies: Sequence[str] | None = None,
+    baseline: str | None = None,
+    *,
+    reps: int | None = None,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+) -> ComparisonPlan:
+    """Check everything a comparison needs before anything runs or is written: the strategy
+    names, every strategy's scenario, and that each fits in memory. Raises ScenarioError
+    (every problem) or MemoryRefused."""
+    names, base = resolve_strategies(scenario, strategies, baseline)
+    scenarios = load_strategies(scenario, names, overrides)
+    first = scenarios[base]
+    seed = first.seed if seed is None else int(seed)
+    reps = first.replications if reps is None else int(reps)
+    for sc in scenarios.values():
+        ensure_memory(sc)
+    return ComparisonPlan(str(scenario), names, base, scenarios, seed, reps, list(overrides))
+
+
 def compare(
     scenario: str | Path,
     strategies: Sequence[str] | None = None,
@@ -118,6 +171,21 @@ def compare(
     reps: int | None = None,
     seed: int | None = None,
     overrides: Sequence[str] = (),
+    **options: Any,
+) -> Comparison:
+    """Run every strategy ``reps`` times (default: the file's ``replications``) and compare
+    each with the baseline: `plan_comparison`, then `run_comparison` with ``options``.
+    Returns a `Comparison` whose ``table`` has the columns ``strategy, kpi, mean, ci_low,
+    ci_high, diff, diff_ci_low, diff_ci_high, unit``."""
+    plan = plan_comparison(
+        scenario, strategies, baseline, reps=reps, seed=seed, overrides=overrides
+    )
+    return run_comparison(plan, **options)
+
+
+def run_comparison(
+    plan: ComparisonPlan,
+    *,
     independent: bool = False,
     target_ci: Mapping[str, float] | None = None,
     max_reps: int = DEFAULT_MAX_REPS,
@@ -126,24 +194,18 @@ def compare(
     out: str | Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> Comparison:
-    """Run every strategy ``reps`` times (default: the file's ``replications``) and compare
-    each with the baseline. Returns a `Comparison` whose ``table`` has the columns
-    ``strategy, kpi, mean, ci_low, ci_high, diff, diff_ci_low, diff_ci_high``; with ``out``
-    also writes comparison.csv, replications.csv, summary.json and manifest.json there.
-    ``progress(done, total)`` is called as runs finish."""
-    names, base = resolve_strategies(scenario, strategies, baseline)
-    scenarios = load_strategies(scenario, names, overrides)
+    """Run a planned comparison; with ``out`` (an existing folder, normally a staging one:
+    `omnisim.experiments.folders`) write comparison.csv, replications.csv, timeseries.csv,
+    scenario.json, summary.json and manifest.json there. ``progress(done, total)`` is
+    called as runs finish."""
+    names, base, scenarios, seed = plan.names, plan.baseline, plan.scenarios, plan.seed
     first = scenarios[base]
-    seed = first.seed if seed is None else int(seed)
-    reps = first.replications if reps is None else int(reps)
-    for sc in scenarios.values():
-        ensure_memory(sc)
     salts = {n: (k + 1 if independent else 0) for k, n in enumerate(names)}
     start = time.perf_counter()
     records: dict[str, dict[int, RunRecord]] = {n: {} for n in names}
     warm_kernels(first)
     with open_executor(executor, workers) as ex:
-        todo = reps
+        todo = plan.reps
         while todo > 0:
             done_reps = len(records[base])
             specs = [
@@ -177,8 +239,8 @@ def compare(
         "scenario": first.name,
         "strategies": names,
         "baseline": base,
-        "scenario_file": str(scenario),
-        "overrides": list(overrides),
+        "scenario_file": plan.source,
+        "overrides": list(plan.overrides),
         "scenario_hashes": {n: scenario_digest(scenarios[n]) for n in names},
         "seed": seed,
         "replications": done,
@@ -227,7 +289,7 @@ def comparison_table(
             b = [r.get(k, nan) for r in base_rows]
             m, lo, hi = t_interval(x)
             d, dlo, dhi = diff_fn(x, b)
-            records.append((n, k, m, lo, hi, d, dlo, dhi))
+            records.append((n, k, m, lo, hi, d, dlo, dhi, unit_of(k)))
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 
 

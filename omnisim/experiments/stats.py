@@ -22,18 +22,21 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy import stats
 
+from omnisim.metrics.units import unit_of
+
 LEVEL = 0.95
 
 
 def t_interval(values: Sequence[float], level: float = LEVEL) -> tuple[float, float, float]:
-    """(mean, low, high) of a Student-t interval; one value gives a zero-width interval, and
-    any NaN makes all three NaN."""
+    """(mean, low, high) of a Student-t interval. One value has a mean but no interval (both
+    bounds NaN: a zero-width "interval" would claim a certainty nothing measured), and any NaN
+    makes all three NaN."""
     x = np.asarray(values, dtype=np.float64)
     if len(x) == 0 or np.isnan(x).any():
         return math.nan, math.nan, math.nan
     mean = float(x.mean())
     if len(x) < 2:
-        return mean, mean, mean
+        return mean, math.nan, math.nan
     half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
     return mean, mean - half, mean + half
 
@@ -49,14 +52,15 @@ def paired_interval(
 def welch_interval(
     x: Sequence[float], base: Sequence[float], level: float = LEVEL
 ) -> tuple[float, float, float]:
-    """(difference of means, low, high) for two independent samples (Welch)."""
+    """(difference of means, low, high) for two independent samples (Welch); no interval
+    (NaN bounds) when either has fewer than two values."""
     a = np.asarray(x, dtype=np.float64)
     b = np.asarray(base, dtype=np.float64)
     if len(a) == 0 or len(b) == 0 or np.isnan(a).any() or np.isnan(b).any():
         return math.nan, math.nan, math.nan
     diff = float(a.mean() - b.mean())
     if len(a) < 2 or len(b) < 2:
-        return diff, diff, diff
+        return diff, math.nan, math.nan
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
     if se == 0.0:
@@ -72,12 +76,18 @@ def json_float(v: float) -> float | None:
 
 
 def summarise(rows: Sequence[Mapping[str, float]]) -> dict[str, dict]:
-    """KPI name -> {"mean", "ci95": [lo, hi]} over replication rows (KPI order kept)."""
+    """KPI name -> {"mean", "ci95": [lo, hi], "unit"} over replication rows (KPI order kept;
+    the bounds are None with fewer than two replications, the unit as
+    `omnisim.metrics.units.unit_of` gives it)."""
     names = list(rows[0]) if rows else []
     out = {}
     for name in names:
         m, lo, hi = t_interval([r[name] for r in rows])
-        out[name] = {"mean": json_float(m), "ci95": [json_float(lo), json_float(hi)]}
+        out[name] = {
+            "mean": json_float(m),
+            "ci95": [json_float(lo), json_float(hi)],
+            "unit": unit_of(name),
+        }
     return out
 
 

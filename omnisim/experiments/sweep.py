@@ -47,6 +47,7 @@ from pydantic import BaseModel
 
 from omnisim.engine.simulation import ensure_memory
 from omnisim.experiments.executors import default_workers, open_executor, run_chunks
+from omnisim.experiments.folders import default_folder
 from omnisim.experiments.outputs import atomic_write_text, csv_text, environment_info, json_text
 from omnisim.experiments.runs import RunRecord, RunSpec, run_specs, warm_kernels
 from omnisim.scenario import loading
@@ -57,9 +58,12 @@ __all__ = [
     "DESIGNS",
     "Design",
     "Param",
+    "SweepPlan",
     "build_design",
     "default_sweep_dir",
     "parse_param",
+    "plan_sweep",
+    "run_sweep",
     "sensitivity_table",
     "sweep",
 ]
@@ -491,7 +495,7 @@ def headline_measure(kind: str) -> str:
 
 
 @dataclass
-class _Plan:
+class SweepPlan:
     source: str
     base: Scenario
     digest: str
@@ -505,9 +509,17 @@ class _Plan:
     identity: dict[str, Any] = field(default_factory=dict)
 
 
-def default_sweep_dir(name: str, design: str, seed: int) -> Path:
-    """``results/<scenario>-sweep-<design>-<seed>``, relative to the current folder."""
-    return Path("results") / f"{name}-sweep-{design}-{seed}"
+def default_sweep_dir(plan: SweepPlan) -> Path:
+    """``results/<scenario>-sweep-<design>-<seed>-<hash>`` (`folders.default_folder`), the
+    hash over every input that changes the sweep's results."""
+    inputs = {
+        "strategy": plan.strategy,
+        "overrides": plan.overrides,
+        "params": [p.spec for p in plan.design.params],
+        "n": plan.design.n,
+        "reps": plan.reps,
+    }
+    return default_folder(plan.base.name, f"sweep-{plan.design.kind}", plan.seed, inputs)
 
 
 class _Builder:
@@ -581,7 +593,7 @@ def _plan(
     seed: int | None,
     strategy: str | None,
     overrides: Sequence[str],
-) -> _Plan:
+) -> SweepPlan:
     overrides = list(overrides)
     builder = _Builder(scenario, strategy, overrides)
     base = builder.build()
@@ -630,7 +642,7 @@ def _plan(
     for sc in {id(s): s for s in scenarios}.values():
         ensure_memory(sc)
     digest = scenario_digest(base)
-    plan = _Plan(
+    plan = SweepPlan(
         source=str(scenario) if not isinstance(scenario, Mapping) else "<dict>",
         base=base,
         digest=digest,
@@ -646,7 +658,7 @@ def _plan(
     return plan
 
 
-def _identity(plan: _Plan) -> dict[str, Any]:
+def _identity(plan: SweepPlan) -> dict[str, Any]:
     from omnisim import __version__
 
     return {
@@ -687,11 +699,11 @@ def _differences(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _design_csv(plan: _Plan) -> str:
+def _design_csv(plan: SweepPlan) -> str:
     return csv_text(plan.design.rows, "run", plan.ids)
 
 
-def _check_folder(plan: _Plan, out: Path, resume: bool) -> bool:
+def _check_folder(plan: SweepPlan, out: Path, resume: bool) -> bool:
     """Whether ``out`` holds this very sweep already (its finished rows then count on
     resume). Raises ScenarioError, touching nothing, if ``out`` cannot take this sweep."""
     if out.exists() and not out.is_dir():
@@ -790,7 +802,7 @@ def _floats(d: Mapping[str, Any]) -> dict[str, float]:
     return {k: math.nan if v is None else float(v) for k, v in d.items()}
 
 
-def _load_row(path: Path, plan: _Plan, index: int) -> dict[str, Any] | None:
+def _load_row(path: Path, plan: SweepPlan, index: int) -> dict[str, Any] | None:
     """A finished row's file, or None when it is missing or not this row's (then the row is
     run again)."""
     try:
@@ -898,7 +910,7 @@ def sweep(
         seed: root seed (default: the scenario's).
         strategy, overrides: as for `omnisim run` (applied before the parameters).
         executor, workers: where runs execute (`omnisim.experiments.executors`).
-        out: result folder (default ``results/<scenario>-sweep-<design>-<seed>``).
+        out: result folder (default `default_sweep_dir`).
         resume: complete the sweep already in ``out``, skipping its finished rows.
         progress: called as ``progress(done, total)`` in runs (rows × reps), resumed ones
             counted as done.
@@ -913,13 +925,48 @@ def sweep(
             something else; nothing is written then.
         ExecutorError: the executor cannot be used; nothing is written then.
     """
-    start = time.perf_counter()
-    plan = _plan(scenario, params, design, n, reps, seed, strategy, overrides)
-    out_dir = (
-        Path(out)
-        if out is not None
-        else default_sweep_dir(plan.base.name, plan.design.kind, plan.seed)
+    plan = plan_sweep(scenario, params, design, n, reps, seed, strategy, overrides)
+    out_dir = Path(out) if out is not None else default_sweep_dir(plan)
+    return run_sweep(
+        plan,
+        out_dir,
+        resume=resume,
+        executor=executor,
+        workers=workers,
+        progress=progress,
     )
+
+
+def plan_sweep(
+    scenario: str | Path | Mapping[str, Any],
+    params: Sequence[str],
+    design: str = "lhs",
+    n: int = 0,
+    reps: int = 1,
+    seed: int | None = None,
+    strategy: str | None = None,
+    overrides: Sequence[str] = (),
+) -> SweepPlan:
+    """Check a sweep before anything runs or is written (arguments as `sweep`): the scenario,
+    every parameter, the design's size, every design row's scenario, and memory. Raises
+    ScenarioError with every problem, or MemoryRefused."""
+    return _plan(scenario, params, design, n, reps, seed, strategy, overrides)
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out_dir: Path,
+    *,
+    resume: bool = False,
+    executor: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Run a planned sweep into ``out_dir`` (created if missing; with ``resume``, the rows
+    already finished there are kept) and write its result files; returns what `sweep`
+    returns. Raises ScenarioError, touching nothing, when ``out_dir`` holds something other
+    than this sweep."""
+    start = time.perf_counter()
     same = _check_folder(plan, out_dir, resume)
     runs_dir = out_dir / "runs"
     done: dict[int, dict[str, Any]] = {}
@@ -970,7 +1017,7 @@ def sweep(
 
 
 def _finish(
-    plan: _Plan,
+    plan: SweepPlan,
     out_dir: Path,
     done: Mapping[int, Mapping[str, Any]],
     executor: str | None,

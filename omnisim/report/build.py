@@ -2,12 +2,14 @@
 chart that applies, and ``report.html`` beside them.
 
 `omnisim compare` and `omnisim sweep` call this once their result files are written;
-`omnisim report RESULTS_DIR` calls it on a folder written earlier. Each file is written to a
-temporary name and moved into place, so an interrupted build leaves the previous report.
+`omnisim report RESULTS_DIR` calls it on a folder written earlier. Callers build into a staging
+copy of the folder (`omnisim.experiments.folders`), so an interrupted build leaves the
+previous report and charts as they were.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from omnisim.experiments.outputs import atomic_write_text
@@ -29,6 +31,8 @@ def build_report(folder: str | Path) -> Path:
     folder = Path(folder)
     res = load_results(folder)
     charts = folder / CHART_DIR
+    # Charts of an earlier build that no longer apply must not linger beside the new report.
+    shutil.rmtree(charts, ignore_errors=True)
     svgs: dict[str, bytes] = {}
     with chart_style():
         if isinstance(res, ComparisonResults):

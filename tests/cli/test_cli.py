@@ -108,7 +108,9 @@ def test_default_out_dir_under_results(quick, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = invoke("run", quick, "--reps", "1", "--quiet")
     assert r.exit_code == 0, r.output
-    assert (tmp_path / "results" / "quickstart-base-20261122" / "summary.json").exists()
+    (folder,) = (tmp_path / "results").iterdir()
+    assert folder.name.startswith("quickstart-base-20261122-")
+    assert (folder / "summary.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -78,7 +78,9 @@ def test_default_folder_name(tiny, tmp_path, monkeypatch):
     r = invoke("sweep", tiny, "-p", "product.unit_cost=10:60", "--design", "grid", "--n", "2",
                "--seed", "4", "--executor", "serial", "--quiet")  # fmt: skip
     assert r.exit_code == 0, r.output
-    assert (tmp_path / "results" / "small-sweep-grid-4" / "runs.csv").exists()
+    (folder,) = (tmp_path / "results").iterdir()
+    assert folder.name.startswith("small-sweep-grid-4-")
+    assert (folder / "runs.csv").exists()
 
 
 @pytest.mark.slow
@@ -181,11 +183,17 @@ def test_folder_of_another_sweep_is_never_overwritten(tiny, tmp_path):
     base = ["sweep", tiny, *PARAMS, "--design", "grid", "--executor", "serial", "--out", out]
     assert invoke(*base, "--n", "2", "--quiet").exit_code == 0
     before = files(out)
-    for extra in (["--n", "3"], ["--n", "3", "--resume"], ["--n", "2", "--resume", "--seed", "1"]):
+    cases = {
+        ("--n", "3"): "already holds results; use --force",  # no --resume: refused outright
+        ("--n", "2"): "already holds results; use --force",  # even the same sweep
+        ("--n", "3", "--resume"): "holds a different sweep",
+        ("--n", "2", "--resume", "--seed", "1"): "holds a different sweep",
+    }
+    for extra, expect in cases.items():
         r = invoke(*base, *extra, "--quiet")
         assert r.exit_code == 2, r.output
         lines = r.output.strip().splitlines()
-        assert len(lines) == 1 and "holds a different sweep" in lines[0], r.output
+        assert len(lines) == 1 and expect in lines[0], r.output
         assert "Traceback" not in r.output
     assert files(out) == before
     # the same sweep again resumes with nothing left to run, and gives the same files

@@ -108,7 +108,7 @@ def test_outputs_written(tmp_path: Path) -> None:
     described = json.loads((out / "scenario.json").read_text())
     assert set(described["strategies"]) == {"baseline", "cheap_platform"}
     head = (out / "comparison.csv").read_text().splitlines()[0]
-    assert head == "strategy,kpi,mean,ci_low,ci_high,diff,diff_ci_low,diff_ci_high"
+    assert head == "strategy,kpi,mean,ci_low,ci_high,diff,diff_ci_low,diff_ci_high,unit"
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["strategies"]) == {"baseline", "cheap_platform"}
     assert summary["common_random_numbers"] is True

@@ -38,7 +38,10 @@ def test_welch_interval_matches_scipy() -> None:
 
 
 def test_intervals_of_degenerate_samples() -> None:
-    assert t_interval([3.0]) == (3.0, 3.0, 3.0)
+    mean, lo, hi = t_interval([3.0])  # a mean, but no interval from one value
+    assert mean == 3.0 and math.isnan(lo) and math.isnan(hi)
+    d, lo, hi = welch_interval([2.0], [1.0, 1.5])
+    assert d == 0.75 and math.isnan(lo) and math.isnan(hi)
     assert all(math.isnan(v) for v in t_interval([1.0, math.nan]))
     assert welch_interval([1.0, 1.0], [1.0, 1.0]) == (0.0, 0.0, 0.0)
 
