@@ -289,7 +289,7 @@ def _print_summary(summary: dict, title: str, reps: int, currency: str) -> None:
         table.add_row(name, unit_label(name, currency), _fmt_value(k["mean"], pct), ci)
     _print_table(table)
     if reps < 2:
-        out.print(NO_INTERVAL)
+        out.print(NO_INTERVAL, soft_wrap=True)
 
 
 def _num(v: float) -> str:
@@ -419,7 +419,7 @@ def _print_comparison(result, currency: str) -> None:
         table.add_row(kpi, "% / pp" if pct and others else unit, *cells)
     _print_table(table)
     if reps < 2:
-        out.print(f"{NO_INTERVAL}; no difference is a finding")
+        out.print(f"{NO_INTERVAL}; no difference is a finding", soft_wrap=True)
     else:
         out.print(
             "bold: the interval excludes 0; green: better for the brand, red: worse; "
