@@ -173,11 +173,10 @@ def build_report(results: str | Path) -> Path:
     replaced whole, so an interrupted build leaves it as it was; a command writing the same
     folder meanwhile is refused. Raises `omnisim.report.ReportError` for a folder that is not
     a finished comparison or sweep."""
-    folder = Path(results)
-    if not folder.is_dir():
-        from omnisim.report import ReportError
+    from omnisim.report import load_results
 
-        raise ReportError(f"{folder}: not a results folder (no such folder)")
+    folder = Path(results)
+    load_results(folder)  # checked where it is, before anything is copied or written
     with exclusive(folder, "command"), rebuild(folder) as work:
         _draw_report(work)
     return folder / "report.html"

@@ -391,3 +391,12 @@ def test_version_and_a_negative_seed():
     assert r.exit_code == 0 and r.output.strip() == f"omnisim {__version__}"
     r = runner.invoke(app, ["run", str(ROOT / "scenarios" / "quickstart.yaml"), "--seed", "-5"])
     assert r.exit_code == 2 and "--seed" in r.output
+
+
+def test_report_of_a_folder_that_is_no_results_copies_nothing(tmp_path):
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "big.bin").write_bytes(b"x" * 1000)
+    one_line_failure(invoke("report", junk), str(junk), "not a results folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk"]  # no staging copy made
+    assert tree(junk) == {"big.bin": b"x" * 1000}
