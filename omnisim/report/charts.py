@@ -18,7 +18,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from omnisim.experiments.stats import t_interval
-from omnisim.metrics.units import kind_of, unit_label
+from omnisim.metrics.units import good_direction, kind_of, unit_label
 from omnisim.report.results import HEADLINE as HEADLINE_KPIS
 from omnisim.report.results import TERMINAL, ComparisonResults
 from omnisim.report.style import (
@@ -53,6 +53,21 @@ def _err(row) -> tuple[float, float]:
     return max(m - lo, 0.0), max(hi - m, 0.0)
 
 
+def _errors(res: ComparisonResults, rows: Sequence) -> np.ndarray | None:
+    """Error-bar lengths (2 x n) of comparison rows, or None (no bars at all) without
+    intervals: one replication's zero-width "interval" would look like a certain value."""
+    if not res.has_intervals:
+        return None
+    return np.array([_err(r) for r in rows]).reshape(-1, 2).T
+
+
+def _ci_note(res: ComparisonResults, what: str = "95% CI") -> str:
+    """How a chart's title names its intervals: ``what``, or why there are none."""
+    if res.has_intervals:
+        return what
+    return f"{res.reps} replication{'s' if res.reps != 1 else ''}: no interval"
+
+
 def _strategy_axis(ax, names: Sequence[str]) -> None:
     ax.set_xticks(range(len(names)))
     long = max(len(n) for n in names) * len(names) > 40
@@ -75,11 +90,10 @@ def kpi_comparison(res: ComparisonResults, kpis: Sequence[str] = HEADLINE) -> Fi
     for ax, kpi in zip(axes, kpis, strict=False):
         rs = [res.row(n, kpi) for n in names]
         means = [r["mean"] for r in rs]
-        errs = np.array([_err(r) for r in rs]).T
         ax.bar(
             range(len(names)),
             means,
-            yerr=errs,
+            yerr=_errors(res, rs),
             color=[colours[n] for n in names],
             error_kw={"ecolor": "#222222", "elinewidth": 1.2},
         )
@@ -91,7 +105,8 @@ def kpi_comparison(res: ComparisonResults, kpis: Sequence[str] = HEADLINE) -> Fi
     for ax in axes[len(kpis) :]:
         ax.set_visible(False)
     _strategy_legend(fig, names, colours)
-    fig.suptitle(f"{res.name}: KPIs by strategy (mean, 95% CI over {res.reps} replications)")
+    over = f"95% CI over {res.reps} replications" if res.has_intervals else _ci_note(res)
+    fig.suptitle(f"{res.name}: KPIs by strategy (mean, {over})")
     return fig
 
 
@@ -102,7 +117,8 @@ def _strategy_legend(fig: Figure, names: Sequence[str], colours: dict[str, str])
 
 def difference_forest(res: ComparisonResults, kpis: Sequence[str] = HEADLINE_KPIS) -> Figure | None:
     """Forest plots, a panel per KPI in its own unit: each strategy's difference to the
-    baseline with its paired 95% interval; a filled dot where the interval excludes 0."""
+    baseline with its paired 95% interval; a filled dot where the interval excludes 0. The
+    panel title says which way is better for the brand (`good_direction`)."""
     others = res.others
     kpis = [k for k in kpis if res.has(k) and _base_mean(res, k) is not None]
     if not others or not kpis:
@@ -120,11 +136,12 @@ def difference_forest(res: ComparisonResults, kpis: Sequence[str] = HEADLINE_KPI
         lo = np.array([r["diff_ci_low"] for r in rs], dtype=float)
         hi = np.array([r["diff_ci_high"] for r in rs], dtype=float)
         ok = ~np.isnan(d)
-        clear = (lo > 0) | (hi < 0)
+        clear = ((lo > 0) | (hi < 0)) & res.has_intervals
         for y, name, dv, lv, hv, c, good in zip(ys, others, d, lo, hi, clear, ok, strict=True):
             if not good:
                 continue
-            ax.plot([lv, hv], [y, y], color=colours[name], linewidth=2.0, solid_capstyle="butt")
+            if res.has_intervals:
+                ax.plot([lv, hv], [y, y], color=colours[name], lw=2.0, solid_capstyle="butt")
             face = colours[name] if c else "white"
             ax.plot([dv], [y], "o", ms=7, mfc=face, mec=colours[name], mew=1.6)
         ax.axvline(0.0, color="#222222", linewidth=1.0)
@@ -134,13 +151,13 @@ def difference_forest(res: ComparisonResults, kpis: Sequence[str] = HEADLINE_KPI
         ax.xaxis.set_major_formatter(_difference_formatter(kpi))
         ax.tick_params(axis="x", labelsize=10)
         base = _base_mean(res, kpi)
-        ax.set_title(f"{kpi}\nbaseline {_short_value(base, kpi)}", fontsize=11)
+        better = {1: " (↑ better)", -1: " (↓ better)"}.get(good_direction(kpi), "")
+        ax.set_title(f"{kpi}\nbaseline {_short_value(base, kpi)}{better}", fontsize=11)
         ax.set_xlabel(f"Δ {unit_label(kpi, res.currency).replace('%', 'pp')}", fontsize=10)
     for ax in axes[len(kpis) :]:
         ax.set_visible(False)
-    fig.suptitle(
-        f"{res.name}: difference to {res.baseline}, paired 95% CI (filled: the CI excludes 0)"
-    )
+    note = _ci_note(res, "paired 95% CI (filled: the CI excludes 0)")
+    fig.suptitle(f"{res.name}: difference to {res.baseline}, {note}")
     return fig
 
 
@@ -175,7 +192,7 @@ def journey_funnel(res: ComparisonResults) -> Figure | None:
         ys = [len(stages) - 1 - i + 0.4 - height * (j + 0.5) for i in range(len(stages))]
         rs = [res.row(name, k) for k in stages]
         means = [r["mean"] for r in rs]
-        errs = np.array([_err(r) for r in rs]).T
+        errs = _errors(res, rs)
         ax.barh(ys, means, height=height * 0.92, xerr=errs, color=colours[name], label=name)
         needs = means[0]
         for y, m in zip(ys[1:], means[1:], strict=True):
@@ -187,7 +204,7 @@ def journey_funnel(res: ComparisonResults) -> Figure | None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
     ax.set_xlabel("count in the measurement window (labels: % of needs)")
     fig.legend(loc="outside right upper")
-    ax.set_title(f"{res.name}: journey funnel by strategy (mean, 95% CI)")
+    ax.set_title(f"{res.name}: journey funnel by strategy (mean, {_ci_note(res)})")
     return fig
 
 
@@ -267,7 +284,10 @@ def profit_split(res: ComparisonResults) -> Figure | None:
     totals = [res.total_interval(n, kpis) for n in names]
     m = np.array([t[0] for t in totals])
     err = np.array([[t[0] - t[1] for t in totals], [t[2] - t[0] for t in totals]])
-    ax.errorbar(x, m, yerr=np.nan_to_num(err), fmt="D", color="#222222", label="total, 95% CI")
+    if res.has_intervals:
+        ax.errorbar(x, m, yerr=np.nan_to_num(err), fmt="D", color="#222222", label="total, 95% CI")
+    else:
+        ax.errorbar(x, m, fmt="D", color="#222222", label="total (1 replication: no interval)")
     ax.axhline(0.0, color="#222222", linewidth=0.8)
     value_axis(ax.yaxis, "brand_profit")
     ax.set_ylabel(f"profit in the window ({res.currency})")
@@ -297,7 +317,7 @@ def bullwhip_by_level(res: ComparisonResults) -> Figure | None:
             rs = [res.row(name, f"{family}.{lv}") for lv in levels]
             keep = [i for i, r in enumerate(rs) if not math.isnan(r["mean"])]  # level removed
             means = [rs[i]["mean"] for i in keep]
-            errs = np.array([_err(rs[i]) for i in keep]).reshape(-1, 2).T
+            errs = _errors(res, [rs[i] for i in keep])
             ax.bar(xs[keep], means, width * 0.92, yerr=errs, color=colours[name], label=name)
         if family == "bullwhip":
             ax.axhline(1.0, color="#222222", linewidth=1.0, linestyle="--")
@@ -307,7 +327,7 @@ def bullwhip_by_level(res: ComparisonResults) -> Figure | None:
         ax.set_title(family.replace("_", " "))
         ax.set_ylabel(unit)
     axes[0].legend(loc="upper right")
-    fig.suptitle(f"{res.name}: order variance and inventory per level (mean, 95% CI)")
+    fig.suptitle(f"{res.name}: order variance and inventory per level (mean, {_ci_note(res)})")
     return fig
 
 
@@ -326,7 +346,7 @@ def active_customers_over_time(res: ComparisonResults) -> Figure | None:
         by_period = [g["active_customers"].to_numpy() for _, g in rows.groupby("period")]
         stats = np.array([t_interval(v) for v in by_period])
         ax.plot(ends, stats[:, 0], color=colours[name], linewidth=2.0, label=name)
-        if res.reps > 1:
+        if res.has_intervals:
             ax.fill_between(ends, stats[:, 1], stats[:, 2], color=colours[name], alpha=0.2)
     days = (res.scenario.get("lifecycle") or {}).get("active_days")
     window = f" (bought in the last {days:g} days)" if days else ""
@@ -334,7 +354,8 @@ def active_customers_over_time(res: ComparisonResults) -> Figure | None:
     ax.set_ylabel("active customers (consumers)")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: compact(v)))
     ax.legend(loc="best")
-    ax.set_title(f"{res.name}: active customers{window}, mean and 95% band")
+    band = "mean and 95% band" if res.has_intervals else f"mean; {_ci_note(res)}"
+    ax.set_title(f"{res.name}: active customers{window}, {band}")
     return fig
 
 

@@ -25,6 +25,7 @@ from omnisim.report.summary import (
     strategy_changes,
     strategy_findings,
     sweep_findings,
+    too_few_reps,
 )
 
 _ENV = Environment(
@@ -43,10 +44,12 @@ CAPTIONS: dict[str, tuple[str, str]] = {
     ),
     "difference_forest": (
         "Difference to the baseline",
-        "Each strategy's difference to the baseline, in per cent of the baseline's mean, with "
-        "its 95% interval. A filled dot: the interval excludes 0, the difference is more than "
-        "sampling noise. The interval is the one of the difference (paired replication by "
-        "replication under common random numbers) divided by the baseline mean.",
+        "Each strategy's difference to the baseline, in the KPI's unit (shares in percentage "
+        "points), with its 95% interval (paired replication by replication under common "
+        "random numbers; Welch's with independent streams). A filled dot: the interval "
+        "excludes 0, the difference is more than sampling noise. Each panel's title gives "
+        "the baseline's mean and which way is better for the brand (none for a neutral "
+        "KPI).",
     ),
     "journey_funnel": (
         "The journey funnel",
@@ -172,7 +175,11 @@ def render_comparison(res: ComparisonResults, svgs: Mapping[str, bytes]) -> str:
         if sc
         else "Every KPI counts the measurement window only (the warm-up is left out).",
         f"Each strategy ran {res.reps} replications with {kind}; an interval is a 95% "
-        "Student-t interval over them.",
+        "Student-t interval over them."
+        if res.has_intervals
+        else f"Each strategy ran {res.reps} replication with {kind}: one run has no spread to "
+        "measure, so there is no interval and no difference can be told from noise; run "
+        "with --reps 2 or more.",
         "The numbers are consequences of this scenario's assumptions (its parameters "
         "above and in the scenario file), not general truths: sweep the uncertain ones "
         "(omnisim sweep) before advising on them.",
@@ -182,7 +189,8 @@ def render_comparison(res: ComparisonResults, svgs: Mapping[str, bytes]) -> str:
         "title": f"{res.name}: strategy comparison",
         "name": res.name,
         "subtitle": f"Strategy comparison: {len(res.strategies)} strategies, {res.reps} "
-        f"replications each, {kind}, differences to {res.baseline}",
+        f"replication{'s' if res.reps != 1 else ''} each, {kind}, differences to "
+        f"{res.baseline}",
         "description": sc.get("description", ""),
         "sections": [
             ("findings", "Headline findings"),
@@ -195,6 +203,8 @@ def render_comparison(res: ComparisonResults, svgs: Mapping[str, bytes]) -> str:
         "baseline": res.baseline,
         "others": res.others,
         "reps": res.reps,
+        "has_intervals": res.has_intervals,
+        "too_few_reps": too_few_reps(res.reps),
         "findings": findings_table(res),
         "strategy_findings": strategy_findings(res),
         "interval_note": interval_note,

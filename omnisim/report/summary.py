@@ -3,7 +3,9 @@ headline findings.
 
 Everything here is plain data (strings, numbers, booleans) for the HTML template; nothing is
 escaped here, the template escapes it all. Findings are read off the comparison with one rule:
-a difference counts as a finding only where its paired 95% interval excludes 0.
+a difference counts as a finding only where its paired 95% interval excludes 0 (so there is
+none with fewer than 2 replications); it is better or worse for the brand by the KPI's good
+direction (`omnisim.metrics.units.good_direction`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from omnisim.metrics.units import kind_of, unit_label
+from omnisim.metrics.units import good_direction, kind_of, unit_label
 from omnisim.report.results import HEADLINE, ComparisonResults, SweepResults
 from omnisim.report.style import format_value
 
@@ -207,17 +209,28 @@ class Cell:
 
     text: str
     relative: str  # in per cent of the baseline mean; empty for shares
-    interval: str
+    interval: str  # "[low, high]", or why there is none
     clear: bool  # the 95% interval excludes 0
-    sign: int  # +1, -1 or 0 (no clear difference)
+    sign: int  # of a clear difference: +1, -1, or 0 (no clear difference)
+    verdict: int  # +1 better for the brand, -1 worse, 0 neither (neutral KPI, or not clear)
 
 
 @dataclass
 class FindingRow:
     kpi: str
     unit: str
+    good: str  # the arrow of the direction good for the brand, empty for a neutral KPI
     baseline: str
     cells: list[Cell]
+
+
+NO_INTERVAL = "no interval"
+"""A cell's interval text when there is none (fewer than 2 replications)."""
+
+
+def too_few_reps(reps: int) -> str:
+    """Why there is no interval and no finding, in the words of the report."""
+    return f"{reps} replication{'' if reps == 1 else 's'}: no interval; run with --reps 2 or more"
 
 
 def findings_table(res: ComparisonResults, kpis: Sequence[str] = HEADLINE) -> list[FindingRow]:
@@ -228,43 +241,59 @@ def findings_table(res: ComparisonResults, kpis: Sequence[str] = HEADLINE) -> li
         if not res.has(kpi):
             continue
         base = res.mean(res.baseline, kpi)
-        cells = [_cell(res.row(n, kpi), base, kpi) for n in res.others]
-        out.append(FindingRow(kpi, unit_label(kpi, res.currency), format_value(base, kpi), cells))
+        cells = [_cell(res.row(n, kpi), base, kpi, res.has_intervals) for n in res.others]
+        good = {1: "↑", -1: "↓"}.get(good_direction(kpi), "")
+        unit = unit_label(kpi, res.currency)
+        out.append(FindingRow(kpi, unit, good, format_value(base, kpi), cells))
     return out
 
 
-def _cell(row, base: float, kpi: str) -> Cell:
+def _cell(row, base: float, kpi: str, intervals: bool) -> Cell:
     d, lo, hi = row["diff"], row["diff_ci_low"], row["diff_ci_high"]
-    if any(math.isnan(v) for v in (d, lo, hi)):
-        return Cell("–", "", "", False, 0)
-    clear = lo > 0 or hi < 0
+    if math.isnan(d):
+        return Cell("–", "", "", False, 0, 0)
     relative = ""
     if kind_of(kpi) != "fraction" and base and not math.isnan(base):
         relative = f"{100 * d / abs(base):+.1f}%"
+    text = format_value(d, kpi, signed=True, short=True)
+    # One replication gives a zero-width "interval" (older files) or none (NaN bounds):
+    # neither may make a difference look certain.
+    if not intervals or math.isnan(lo) or math.isnan(hi):
+        return Cell(text, relative, NO_INTERVAL, False, 0, 0)
+    clear = lo > 0 or hi < 0
     interval = (
         f"[{format_value(lo, kpi, signed=True, short=True)}, "
         f"{format_value(hi, kpi, signed=True, short=True)}]"
     )
-    text = format_value(d, kpi, signed=True, short=True)
-    return Cell(text, relative, interval, clear, (1 if d > 0 else -1) if clear else 0)
+    sign = (1 if d > 0 else -1) if clear else 0
+    return Cell(text, relative, interval, clear, sign, sign * good_direction(kpi))
 
 
 def strategy_findings(res: ComparisonResults) -> list[tuple[str, str]]:
-    """One sentence per strategy: the lead KPIs that moved beyond their interval, and how
-    many of the headline KPIs did not."""
-    out = []
+    """One sentence per strategy: the headline KPIs that moved beyond their interval, better
+    for the brand, worse, or neutral (the lead KPIs first in each), then those that did not
+    (each headline KPI the results have named once). Without intervals, why not."""
     rows = findings_table(res)
-    lead = sorted((r for r in rows if r.kpi in LEAD), key=lambda r: LEAD.index(r.kpi))
+    if not res.has_intervals:
+        return [(name, f"no finding ({too_few_reps(res.reps)}).") for name in res.others]
+    order = sorted(rows, key=lambda r: LEAD.index(r.kpi) if r.kpi in LEAD else len(LEAD))
+    out = []
     for j, name in enumerate(res.others):
-        moved = [
-            f"{r.kpi} {r.cells[j].text}"
-            + (f" ({r.cells[j].relative})" if r.cells[j].relative else "")
-            for r in lead
-            if r.cells[j].clear
+        groups: dict[int, list[str]] = {1: [], -1: [], 0: []}
+        for r in order:
+            c = r.cells[j]
+            if c.clear:
+                groups[c.verdict].append(
+                    f"{r.kpi} {c.text}" + (f" ({c.relative})" if c.relative else "")
+                )
+        parts = [
+            f"{label}: {', '.join(groups[v])}"
+            for v, label in ((1, "better for the brand"), (-1, "worse"), (0, "neutral KPIs"))
+            if groups[v]
         ]
+        text = "; ".join(parts) if parts else "no headline KPI differs clearly from the baseline"
         still = [r.kpi for r in rows if not r.cells[j].clear]
-        text = "; ".join(moved) if moved else "no lead KPI differs clearly from the baseline"
-        if still:
+        if still and parts:
             text += f". Not distinguishable at 95%: {', '.join(still)}"
         out.append((name, text + "."))
     return out

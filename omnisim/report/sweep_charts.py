@@ -16,7 +16,7 @@ from matplotlib.tri import Triangulation
 
 from omnisim.experiments.stats import t_interval
 from omnisim.metrics.units import unit_label
-from omnisim.report.results import SweepResults
+from omnisim.report.results import SweepResults, level_texts
 from omnisim.report.style import PALETTE, compact, value_axis
 
 HEADLINE = ("revenue", "brand_profit", "purchases", "fill_rate")
@@ -119,7 +119,7 @@ def _axis_values(res: SweepResults, path: str) -> tuple[np.ndarray, list[str] | 
     column = res.runs[path]
     if spec["kind"] == "levels":
         labels = [str(v) for v in spec["levels"]]
-        index = {v: i for i, v in enumerate(labels)}
+        index = level_texts(spec)
         return np.array([index.get(str(v), np.nan) for v in column], dtype=float), labels
     return column.to_numpy(dtype=float), None
 
@@ -210,23 +210,35 @@ def _response_curve(res: SweepResults, kpi: str, x: str) -> Figure:
     xs, labels = _axis_values(res, x)
     means, lo, hi = [], [], []
     for run in res.runs["run"]:
-        m, a, b = t_interval(reps.loc[reps.run == run, kpi].to_list())
+        # A run whose replications lack the KPI (a level that drops the media plan, say)
+        # has NaN in runs.csv too: no point, rather than a KeyError.
+        values = reps.loc[reps.run == run, kpi].to_list() if kpi in reps.columns else []
+        m, a, b = t_interval(values)
         means.append(m)
         lo.append(a)
         hi.append(b)
     order = np.argsort(xs)
     xs, means_a = xs[order], np.array(means)[order]
+    intervals = res.reps >= 2  # one replication per row has none
     err = np.nan_to_num(np.array([means_a - np.array(lo)[order], np.array(hi)[order] - means_a]))
     fig = Figure(layout="constrained")
     ax = fig.subplots()
-    ax.errorbar(xs, means_a, yerr=err, fmt="o-", color=PALETTE[0], markersize=4, linewidth=1.5)
+    ax.errorbar(
+        xs,
+        means_a,
+        yerr=err if intervals else None,
+        fmt="o-",
+        color=PALETTE[0],
+        markersize=4,
+        linewidth=1.5,
+    )
     if labels:
         ax.set_xticks(range(len(labels)), labels)
     ax.set_xlabel(_short(x, 60))
     ax.set_ylabel(f"{kpi} ({unit_label(kpi, res.currency)})")
     value_axis(ax.yaxis, kpi)
-    reps_n = int(res.manifest.get("reps", 1))
-    ax.set_title(f"{res.name}: {kpi} against {_short(x, 40)} (mean of {reps_n}, 95% CI)")
+    what = f"mean of {res.reps}, 95% CI" if intervals else "1 replication: no interval"
+    ax.set_title(f"{res.name}: {kpi} against {_short(x, 40)} ({what})")
     return fig
 
 

@@ -1,4 +1,5 @@
-"""The KPI units the charts and reports print are those docs/outputs.md states."""
+"""The KPI units and good directions the charts, reports and console print are those
+docs/outputs.md states."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import re
 import pytest
 from builders import ROOT
 
-from omnisim.metrics.units import kind_of, unit_label, unit_of
+from omnisim.metrics.units import good_direction, kind_of, unit_label, unit_of
+
+ARROWS = {"↑": 1, "↓": -1, "–": 0}
 
 
-def documented_units() -> dict[str, str]:
-    """KPI name (with its <placeholder>) -> unit, from every KPI table of docs/outputs.md."""
+def documented(column: str) -> dict[str, str]:
+    """KPI name (with its <placeholder>) -> the cell of ``column``, from every KPI table of
+    docs/outputs.md that has that column."""
     out: dict[str, str] = {}
     header: list[str] | None = None
     for line in (ROOT / "docs" / "outputs.md").read_text().splitlines():
@@ -21,18 +25,53 @@ def documented_units() -> dict[str, str]:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if cells[0] == "KPI":
             header = cells
-        elif header and "unit" in header and cells[0].startswith("`"):
+        elif header and column in header and cells[0].startswith("`"):
             for name in re.findall(r"`([^`]+)`", cells[0]):
-                out[name] = cells[header.index("unit")]
+                out[name] = cells[header.index(column)]
     return out
 
 
+def concrete(name: str) -> str:
+    return re.sub(r"<[^>]+>", "x", name)  # dealer_profit.<level> -> dealer_profit.x
+
+
 def test_every_documented_kpi_has_its_documented_unit():
-    documented = documented_units()
-    assert len(documented) > 80  # the tables were found
-    for name, unit in documented.items():
-        concrete = re.sub(r"<[^>]+>", "x", name)  # dealer_profit.<level> -> dealer_profit.x
-        assert unit_of(concrete) == unit, name
+    units = documented("unit")
+    assert len(units) > 80  # the tables were found
+    for name, unit in units.items():
+        assert unit_of(concrete(name)) == unit, name
+
+
+def test_every_documented_kpi_has_its_documented_good_direction():
+    units, goods = documented("unit"), documented("good")
+    assert set(goods) == set(units)  # no KPI table lacks the column
+    for name, arrow in goods.items():
+        assert arrow in ARROWS, (name, arrow)
+        assert good_direction(concrete(name)) == ARROWS[arrow], name
+
+
+@pytest.mark.parametrize(
+    ("kpi", "direction"),
+    [
+        ("revenue", 1),
+        ("lost_sales", -1),
+        ("cac", -1),
+        ("cac.platform", -1),
+        ("price_dispersion", -1),
+        ("cost.holding", -1),
+        ("revenue_split.brand", 1),  # an exact name before its family (revenue_split: 0)
+        ("revenue_split.platform", 0),
+        ("dealer_profit.city_dealer", 0),
+        ("new_customers", 1),
+        ("new_customers.platform", 0),  # a channel's part of the mix
+        ("needs", 0),
+        ("online_share.during.lockdown", 0),
+        ("no_such_kpi", 0),
+        ("revenue.extra", 0),  # not a family: unknown
+    ],
+)
+def test_good_directions(kpi: str, direction: int):
+    assert good_direction(kpi) == direction
 
 
 @pytest.mark.parametrize(
