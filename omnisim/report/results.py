@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from omnisim.experiments.compare import COLUMNS
 from omnisim.experiments.stats import t_interval
 
 HEADLINE = (
@@ -52,16 +53,7 @@ HEADLINE = (
 and the panels of the forest plot of differences (those the results have)."""
 TERMINAL = "terminal"
 """Name of the stores' own level in the dealer-network KPIs (`dealer_profit.terminal`)."""
-COMPARISON_COLUMNS = (
-    "strategy",
-    "kpi",
-    "mean",
-    "ci_low",
-    "ci_high",
-    "diff",
-    "diff_ci_low",
-    "diff_ci_high",
-)
+COMPARISON_COLUMNS = tuple(c for c in COLUMNS if c != "unit")
 """The columns of comparison.csv a report reads (others, such as ``unit``, are ignored)."""
 DESIGNS = ("grid", "lhs", "sobol", "morris")
 _MEASURE_COLUMNS = {"sobol": ("ST", "S1"), "morris": ("mu_star",)}
