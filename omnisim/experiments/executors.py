@@ -16,16 +16,31 @@ of them. Results do not depend on the executor: a run's random streams are a fun
 Short runs are sent in chunks (`run_chunks`) so that the per-task cost of the executor (about
 0.3 ms for a process pool, 2 ms for Dask, measured on this project's machines) stays small.
 Nothing here starts anything at import time.
+
+Workers die with their driver. A killed driver (any signal, SIGKILL included) must not leave
+workers of a few hundred MB computing for minutes: local-pool workers and a `LocalCluster`'s
+worker processes ask Linux for SIGKILL when their parent dies (``PR_SET_PDEATHSIG``), which
+works even while a compiled kernel holds the GIL; pool workers also run a watchdog thread
+that exits when the driver is gone, on every platform. While an executor is open, SIGTERM
+raises `Terminated` (a `KeyboardInterrupt`) in the main thread, so the driver cleans up as
+after Ctrl-C; leaving the executor by an exception stops the local workers at once instead of
+letting them finish queued work.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from types import FrameType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -34,6 +49,125 @@ R = TypeVar("R")
 
 class ExecutorError(Exception):
     """The executor asked for cannot be used (unknown name, Dask missing, scheduler down)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived while an executor was open. A `KeyboardInterrupt`, so that whatever
+    handles Ctrl-C (the command line: cleanup, a one-line message, exit 130) handles it too."""
+
+
+WATCH_SECONDS = 0.5
+"""How often a pool worker's watchdog checks that its driver is still alive."""
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def _set_parent_death_signal(sig: int) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent thread exits; False where
+    that is not available."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _die_with_parent(parent: int, watch: bool = True) -> None:
+    """Make this (worker) process end when process ``parent`` does.
+
+    The death signal is kernel-side, so it fires even while a compiled kernel holds the GIL;
+    it must be set from the worker's main thread, which lives as long as the worker (Linux
+    keeps it per thread). Linux sends it when the parent *thread* that started the worker
+    exits: `open_executor`'s pool starts its workers from the thread that submits (Python
+    3.11) or from the pool's manager thread, both alive as long as the pool is used. The
+    watchdog (``watch``) covers other platforms and a failed ``prctl``, but needs the GIL."""
+    _set_parent_death_signal(signal.SIGKILL)
+    # The parent may have died before the signal was asked for: then nobody will send it.
+    if os.getppid() != parent:
+        os._exit(1)
+    if watch:
+        threading.Thread(
+            target=_watch_parent, args=(parent,), name="omnisim-parent-watch", daemon=True
+        ).start()
+
+
+def _watch_parent(parent: int) -> None:
+    # A reparented process sees another parent pid (POSIX). The parent's sentinel (spawned
+    # workers; a handle on Windows, where pids are not reparented) reaches EOF at once when
+    # the parent dies, so waiting on it doubles as the sleep between checks.
+    proc = multiprocessing.parent_process()
+    sentinel = proc.sentinel if proc is not None else None
+    while os.getppid() == parent:
+        if sentinel is None:
+            time.sleep(WATCH_SECONDS)
+        elif multiprocessing.connection.wait([sentinel], WATCH_SECONDS):
+            break
+    os._exit(1)  # no cleanup: nobody is left to read this worker's results
+
+
+def _init_pool_worker(parent: int) -> None:
+    """Initializer of every local-pool worker."""
+    # A forked worker inherits the driver's handlers: SIGTERM must kill it, not raise
+    # Terminated inside a task. Ctrl-C reaches the whole process group; the driver alone
+    # handles it (and stops the workers), so no worker prints a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
+
+
+def dask_setup(worker: Any) -> None:
+    """Dask preload hook (`open_executor` passes ``preload=[this module]`` to a
+    `LocalCluster`): its worker process dies with the driver, whose threads run the nannies
+    that spawn the workers. Dask's own parent watch is a thread that needs the GIL, which a
+    running kernel holds, so on its own it can take as long as the longest kernel call."""
+    _die_with_parent(os.getppid(), watch=False)
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While open, SIGTERM raises `Terminated` in the main thread (Python runs signal handlers
+    there). Only replaces the default action (death without cleanup); a handler the
+    application installed, or an ignored SIGTERM, is left alone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        # A second SIGTERM while cleaning up kills at once; the workers' death signal then
+        # still takes them down.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated(f"terminated by signal {signum}")
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop_pool(pool: ProcessPoolExecutor, timeout: float = 5.0) -> None:
+    """Cancel queued work and kill the workers now, rather than wait for tasks whose results
+    nobody will read."""
+    # The pool has no public way to end running tasks: its worker list is the only handle.
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        with suppress(OSError, ValueError):  # already gone or already closed
+            p.kill()
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0.0, deadline - time.monotonic()))
+    # The manager thread sees the dead workers, fails what was left and exits; joining it
+    # here keeps interpreter exit from waiting on it later.
+    if manager is not None:
+        manager.join(max(0.0, deadline - time.monotonic()))
 
 
 class SerialExecutor(Executor):
@@ -60,18 +194,32 @@ def default_workers() -> int:
 def open_executor(spec: str | None = None, workers: int | None = None) -> Iterator[Executor]:
     """An executor for ``spec`` (see the module docstring), shut down on exit.
 
+    While it is open, SIGTERM raises `Terminated` in the main thread. Leaving it by an
+    exception (a failed run, Ctrl-C, SIGTERM) cancels queued work and kills the local pool's
+    workers. Submit to the pool from the thread that opened it: Linux may kill a worker when
+    the thread that started it exits (see `_die_with_parent`).
+
     Raises:
         ExecutorError: unknown spec, Dask not installed, or the scheduler cannot be reached.
     """
     spec = (spec or "process").strip()
     if spec == "serial":
-        yield SerialExecutor()
+        with _sigterm_raises():
+            yield SerialExecutor()
     elif spec == "process":
         n = workers or default_workers()
         method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
         ctx = multiprocessing.get_context(method)
-        with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-            yield pool
+        pool = ProcessPoolExecutor(
+            max_workers=n, mp_context=ctx, initializer=_init_pool_worker, initargs=(os.getpid(),)
+        )
+        with _sigterm_raises():
+            try:
+                yield pool
+            except BaseException:
+                _stop_pool(pool)
+                raise
+            pool.shutdown(wait=True)
     elif spec == "dask" or "://" in spec:
         with _dask_executor(spec, workers) as ex:
             yield ex
@@ -92,11 +240,21 @@ def _dask_executor(spec: str, workers: int | None) -> Iterator[Executor]:
     if spec == "dask":
         n = workers or default_workers()
         cluster = LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            preload=[__name__],  # runs dask_setup in each worker process
         )
         client = Client(cluster)
         try:
-            yield client.get_executor(pure=False)
+            # Only once the cluster is up: SIGTERM while Dask starts it kills the driver the
+            # default way, and the workers' death signal takes them along.
+            with _sigterm_raises():
+                yield client.get_executor(pure=False)
+        except BaseException:
+            _stop_cluster_workers(cluster)
+            raise
         finally:
             client.close()
             cluster.close()
@@ -108,9 +266,26 @@ def _dask_executor(spec: str, workers: int | None) -> Iterator[Executor]:
             f"--executor: cannot reach the Dask scheduler at {spec}: {exc}"
         ) from None
     try:
-        yield client.get_executor(pure=False)
+        with _sigterm_raises():
+            yield client.get_executor(pure=False)
     finally:
         client.close()
+
+
+def _stop_cluster_workers(cluster: Any, grace: float = 0.5) -> None:
+    """Close a LocalCluster's nannies with a short grace, rather than the 4 s a nanny gives
+    a worker busy in a task before it kills it. Best effort: ``cluster.close()`` follows."""
+    import asyncio
+
+    async def close_all() -> None:
+        nannies = list(cluster.workers.values())
+        await asyncio.gather(
+            *(w.close(timeout=grace, reason="omnisim-interrupted") for w in nannies),
+            return_exceptions=True,
+        )
+
+    with suppress(Exception):
+        cluster.sync(close_all)
 
 
 def chunked(items: Sequence[T], size: int) -> list[list[T]]:

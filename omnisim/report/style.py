@@ -4,17 +4,27 @@ and files that are byte-identical when drawn again.
 Figures are 16:9 (10 x 5.625 in) with 12-13 pt text, so a PNG at 150 dpi (1500 x 844 px) can
 go onto a slide as it is. Colours are the Okabe-Ito palette (Okabe & Ito 2008), which stays
 distinguishable for the common colour-vision deficiencies; the baseline is always grey.
+
+Chinese (and Japanese, Korean) names of scenarios, strategies, channels and regions are drawn
+with a font that covers them, chosen at run time from the system's fonts (`cjk_font`): Latin
+text stays in DejaVu Sans and matplotlib falls back to the CJK font glyph by glyph; the SVGs
+name it in their ``font-family`` too, for the browser. Without one, such names are drawn as
+boxes (docs/reports.md says which font package to install).
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import matplotlib
+from matplotlib import font_manager
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
@@ -67,11 +77,118 @@ RC = {
 }
 
 
+CJK_FONTS = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "SimHei",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK JP",
+    "Source Han Sans",
+    "Droid Sans Fallback",
+    "AR PL UMing CN",
+    "AR PL UKai CN",
+    "Arial Unicode MS",
+)
+"""Fonts that draw Chinese, most wanted first: sans-serif faces with the simplified forms
+(the market this tool is for) before traditional and Japanese forms, then fallbacks."""
+CJK_SAMPLE = "渠道区域上海"
+"""Characters a font must have to count as covering Chinese when its name is not known."""
+
+
+def _covers(path: str, text: str = CJK_SAMPLE) -> bool:
+    try:
+        font = font_manager.get_font(path)
+    except (OSError, RuntimeError, ValueError):  # unreadable or not a font
+        return False
+    return all(font.get_char_index(ord(c)) for c in text)
+
+
+def pick_cjk_font(
+    entries: Iterable[font_manager.FontEntry], covers: Callable[[str], bool] = _covers
+) -> str | None:
+    """The family of ``entries`` to draw Chinese with: the first of `CJK_FONTS` present,
+    else the first (by name) whose glyphs cover `CJK_SAMPLE`; None if there is none."""
+    entries = list(entries)
+    names = {e.name for e in entries}
+    for name in CJK_FONTS:
+        if name in names:
+            return name
+    for e in sorted(entries, key=lambda e: (e.name, e.fname)):
+        # matplotlib's own Last Resort font maps every character, to a box.
+        if not e.name.startswith("Last Resort") and covers(e.fname):
+            return e.name
+    return None
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """The installed font family that draws Chinese in charts, or None (once per process)."""
+    manager = font_manager.fontManager
+    found = pick_cjk_font(manager.ttflist)
+    if found is None:
+        # matplotlib keeps its font list in a cache it does not refresh when fonts are
+        # installed: look at the system's font files it has not seen.
+        known = {e.fname for e in manager.ttflist}
+        for path in sorted(font_manager.findSystemFonts()):
+            if path not in known and _covers(path):
+                manager.addfont(path)
+        found = pick_cjk_font(manager.ttflist)
+    return found
+
+
+def chart_rc() -> dict[str, Any]:
+    """`RC` with the CJK font, if the system has one, after DejaVu Sans."""
+    rc = dict(RC)
+    cjk = cjk_font()
+    if cjk is not None:
+        first, *rest = RC["font.sans-serif"]
+        # A family list, not "sans-serif" alone: matplotlib falls back glyph by glyph only
+        # along font.family (a generic family resolves to its first installed font). The
+        # SVG's font-family is "sans-serif" expanded, so the browser sees the CJK font too.
+        rc["font.family"] = ["sans-serif", cjk]
+        rc["font.sans-serif"] = [first, cjk, *rest]
+    return rc
+
+
+class _RegularCJKWeight(logging.Filter):
+    """Drops matplotlib's warning that a CJK font lacks a bold face (bold titles): most
+    have one weight, and its regular glyphs among bold Latin ones are expected."""
+
+    def __init__(self, family: str) -> None:
+        super().__init__()
+        self.family = family
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (
+            str(record.msg).startswith("findfont: Failed to find font weight")
+            and isinstance(record.args, tuple)
+            and self.family in record.args
+        )
+
+
 @contextmanager
 def chart_style() -> Iterator[None]:
     """Draw inside this context to get the report's look without changing the caller's."""
-    with matplotlib.rc_context(RC):
-        yield
+    rc = chart_rc()
+    cjk = cjk_font()
+    log = logging.getLogger("matplotlib.font_manager")
+    quiet = _RegularCJKWeight(cjk) if cjk is not None else None
+    if quiet is not None:
+        log.addFilter(quiet)
+    try:
+        with matplotlib.rc_context(rc):
+            yield
+    finally:
+        if quiet is not None:
+            log.removeFilter(quiet)
 
 
 def strategy_colours(strategies: Sequence[str], baseline: str) -> dict[str, str]:
