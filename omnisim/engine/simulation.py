@@ -27,6 +27,7 @@ approximations vanish as the bucket width shrinks (tested in
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -40,18 +41,18 @@ from omnisim.channels.catalog import ChannelTable, Geography
 from omnisim.channels.policies import apply_policies, sells_at_chain_prices
 from omnisim.channels.service import StoreQueues
 from omnisim.consumers.journey import Journey
-from omnisim.consumers.needs import NeedClock
+from omnisim.consumers.needs import GRID_DAYS, NeedClock
 from omnisim.consumers.population import STAGE_NAMES, Population, bytes_per_consumer
 from omnisim.engine import ledger as lg
-from omnisim.engine.buckets import EventCalendar
+from omnisim.engine.buckets import PAGE, EventCalendar
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.streams import Streams
 from omnisim.engine.trail import TrailWriter
-from omnisim.market.shocks import Shocks, snapshot_bytes_per_consumer
+from omnisim.market.shocks import Shocks, fold_need_rate, snapshot_bytes_per_consumer
 from omnisim.marketing import media as media_plan
 from omnisim.marketing.social import WordOfMouth, social_bytes
 from omnisim.metrics.kpis import compute_kpis
-from omnisim.scenario.schema import Scenario, cross_reference_problems
+from omnisim.scenario.schema import MAX_CONSUMERS, Scenario, cross_reference_problems
 from omnisim.supply.inventory import Inventory
 from omnisim.supply.network import SupplyNetwork
 
@@ -74,26 +75,197 @@ def available_memory() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def planned_memory(sc: Scenario) -> int:
-    """Bytes a run of ``sc`` plans to use at peak (consumer state dominates)."""
+BASE_BYTES = 64 * 2**20
+"""Memory a run needs whatever the scenario (bytes): interpreter, compiled kernels, SimPy."""
+CALENDAR_BUCKET_BYTES = 12
+"""Event calendar per time bucket (bytes): its head page and its last page with its fill."""
+CALENDAR_PAGE_BYTES = PAGE * (4 + 8) + 4 + 4
+"""One page of the event calendar (bytes): PAGE ids and times, its link and free-stack slot."""
+SERIES_RUN_BYTES = 8 + 8
+"""Time series per period and column while a replication runs (bytes): the ledger's array and
+its copy when the run ends."""
+SERIES_KEPT_BYTES = 150
+"""Time series per period and cell of timeseries.csv, per replication kept (bytes): a Python
+float in the ledger's list, the row dict of the CSV and its text."""
+
+
+@dataclass(frozen=True)
+class MemoryPart:
+    """One part of a run's planned memory: what it is, the fields it grows with, its bytes."""
+
+    what: str
+    fields: tuple[str, ...]
+    bytes: int
+
+
+def _need_rate_range(sc: Scenario) -> tuple[float, float, int]:
+    """Sum and smallest positive value of the need-rate multiplier over the need clock's
+    hourly cells, and the number of cells: as `omnisim.consumers.needs.NeedClock` builds them
+    (kept in step with it), whose inverse look-up has about sum / min entries."""
+    cells = int((sc.horizon_days + 1.0) / GRID_DAYS) + 2
+    amp = sc.seasonality.amplitude
+    if cells > 20_000_000:  # only for a scenario built in code past the schema's bounds
+        # Without building the grid: bound the multiplier's range by every factor at once.
+        hi, lo = 1.0 + amp, 1.0 - amp
+        for g in [p.need_multiplier for p in sc.promotions] + [
+            k.need_multiplier for k in sc.shocks
+        ]:
+            hi, lo = hi * max(g, 1.0), lo * min(g, 1.0)
+        return hi * cells, lo, cells
+    grid = np.arange(0.0, sc.horizon_days + 1.0 + GRID_DAYS, GRID_DAYS)
+    mid = grid[:-1] + 0.5 * GRID_DAYS
+    rate = 1.0 + amp * np.cos(2.0 * np.pi * (mid - sc.seasonality.peak_day) / 365.0)
+    for promo in sc.promotions:
+        rate = np.where(
+            (mid >= promo.start_day) & (mid < promo.end_day), rate * promo.need_multiplier, rate
+        )
+    rate = fold_need_rate(sc.shocks, mid, rate)
+    positive = rate[rate > 0]
+    return float(rate.sum()), float(positive.min()) if len(positive) else 1.0, len(grid)
+
+
+def _need_rate_fields(sc: Scenario) -> tuple[str, ...]:
+    """The fields that make the need rate vary (and so the need clock's look-up grow)."""
+    out = ["seasonality.amplitude"] if sc.seasonality.amplitude > 0 else []
+    out += [f"promotions.{p.name}.need_multiplier" for p in sc.promotions if p.need_multiplier != 1]
+    out += [f"shocks.{k.name}.need_multiplier" for k in sc.shocks if k.need_multiplier != 1]
+    return tuple(out)
+
+
+def memory_parts(sc: Scenario) -> list[MemoryPart]:
+    """The parts of a run's planned memory that grow with the scenario, largest first: every
+    array sized by consumers, time buckets, need-clock cells, time-series periods, store
+    servers and waiting rooms, basket sizes (BASE_BYTES comes on top)."""
+    n = sc.market.consumers
+    parts: list[MemoryPart] = []
+    # Consumers: state, habits, calendar entries, the media plan's and the shocks' arrays, and
+    # word of mouth (graph CSR, KOL followers, state).
     per_consumer = bytes_per_consumer(len(sc.channels))
-    per_consumer += media_plan.bytes_per_consumer(sc)  # media plan (omnisim.marketing.media)
-    per_consumer += snapshot_bytes_per_consumer(sc)  # shocks: habit snapshot while one lasts
-    # Word of mouth: graph CSR, KOL followers and state (0 without it).
-    return sc.market.consumers * per_consumer + social_bytes(sc) + 64 * 2**20
+    per_consumer += media_plan.bytes_per_consumer(sc)
+    per_consumer += snapshot_bytes_per_consumer(sc)
+    fields = ("market.consumers",) if sc.social is None else ("market.consumers", "social")
+    parts.append(MemoryPart(f"{n:,} consumers", fields, n * per_consumer + social_bytes(sc)))
+    # Event calendar: a slot per time bucket, and a page for each non-empty one.
+    dt = sc.engine.bucket_hours / 24.0
+    buckets = max(1, math.ceil(sc.horizon_days / dt - 1e-9))
+    parts.append(
+        MemoryPart(
+            f"{buckets:,} time buckets ({sc.horizon_days:g} days of {sc.engine.bucket_hours:g} "
+            "hours)",
+            ("horizon_days", "engine.bucket_hours"),
+            buckets * CALENDAR_BUCKET_BYTES + min(buckets, n) * CALENDAR_PAGE_BYTES,
+        )
+    )
+    # Need clock: grid, midpoints, rate, cumulative rate and temporaries (7 arrays of floats per
+    # hourly cell), and its inverse look-up (marks, search result and clipped copy at peak).
+    total, low, cells = _need_rate_range(sc)
+    entries = int(min(total / low, 2.0**62)) + 2
+    fields = ("horizon_days", *_need_rate_fields(sc)) if entries > 2 * cells else ("horizon_days",)
+    parts.append(
+        MemoryPart(
+            f"the need clock ({cells:,} hourly cells, a look-up of {entries:,} entries)",
+            fields,
+            7 * 8 * cells + 3 * 8 * entries,
+        )
+    )
+    # Time series: ledger arrays while a replication runs, and per replication kept the
+    # ledger's lists and the rows of timeseries.csv.
+    led_cols = len(lg.SERIES_COLUMNS) + len(sc.channels)
+    csv_cells = 4 + len(lg.SERIES_COLUMNS) + 2 * len(sc.channels)
+    window = sc.horizon_days - sc.warmup_days
+    periods = max(1, math.ceil(window / sc.engine.timeseries_days))
+    per_period = SERIES_RUN_BYTES * (led_cols + 1) + sc.replications * SERIES_KEPT_BYTES * (
+        led_cols + csv_cells
+    )
+    parts.append(
+        MemoryPart(
+            f"{periods:,} time-series periods ({window:g} days of "
+            f"{sc.engine.timeseries_days:g} days, {sc.replications} replications kept)",
+            ("horizon_days", "engine.timeseries_days", "replications"),
+            periods * per_period,
+        )
+    )
+    # Store queues: each node's servers' free times and the ring of waiting customers, both as
+    # wide as the largest store's.
+    services = [(node, sc.node_service(node)) for node in sc.nodes]
+    stores = [(node, svc) for node, svc in services if svc is not None]
+    if stores:
+        node, svc = max(stores, key=lambda x: x[1].servers)
+        parts.append(
+            MemoryPart(
+                f"store service ({len(sc.nodes):,} nodes x {svc.servers:,} servers)",
+                (f"nodes.{node.name}.service.servers",),
+                8 * len(sc.nodes) * svc.servers,
+            )
+        )
+        rooms = [(node, svc.waiting_room) for node, svc in stores if svc.waiting_room is not None]
+        if rooms:
+            node, room = max(rooms, key=lambda x: x[1])
+            parts.append(
+                MemoryPart(
+                    f"store waiting rooms ({len(sc.nodes):,} nodes x {room:,} places)",
+                    (f"nodes.{node.name}.service.waiting_room",),
+                    8 * len(sc.nodes) * max(room, 1),
+                )
+            )
+    # Basket sizes: a Poisson CDF table per segment, as long as 6 x the largest mean + 20.
+    seg = max(sc.segments, key=lambda s: s.need.basket_mean_units)
+    width = int(max(10, (seg.need.basket_mean_units - 1.0) * 6 + 20))
+    parts.append(
+        MemoryPart(
+            f"basket-size tables ({len(sc.segments)} segments x {width:,} sizes)",
+            (f"segments.{seg.name}.need.basket_mean_units",),
+            8 * (len(sc.segments) + 2) * width,
+        )
+    )
+    return sorted(parts, key=lambda p: -p.bytes)
+
+
+def planned_memory(sc: Scenario) -> int:
+    """Bytes a run of ``sc`` plans to use at peak: `memory_parts` plus BASE_BYTES."""
+    return sum(p.bytes for p in memory_parts(sc)) + BASE_BYTES
+
+
+def _size(b: float) -> str:
+    """Bytes as GiB, or as MiB below 1 GiB (so that a small part does not read "0.0 GiB")."""
+    return f"{b / 2**30:,.1f} GiB" if b >= 2**30 else f"{b / 2**20:,.0f} MiB"
 
 
 def ensure_memory(sc: Scenario, available: int | None = None) -> None:
-    """Refuse up front, with the estimate, a scenario too large for the machine."""
-    need = planned_memory(sc)
+    """Refuse up front a scenario too large for the machine, with the estimate and the fields
+    responsible: the largest parts of `memory_parts` that together exceed the limit. More
+    consumers than the engine's 32-bit ids can number are refused whatever the machine."""
+    parts = memory_parts(sc)
+    need = sum(p.bytes for p in parts) + BASE_BYTES
     have = available_memory() if available is None else available
     limit = have * sc.engine.memory_fraction
-    if need > limit:
+    share = f"{100 * sc.engine.memory_fraction:g}% of {_size(have)} available"
+    if need <= limit:
+        if sc.market.consumers > MAX_CONSUMERS:
+            raise MemoryRefused(
+                f"market.consumers: {sc.market.consumers:,} consumers, more than the "
+                f"{MAX_CONSUMERS:,} a run can hold (32-bit consumer ids)"
+            )
+        return
+    if need - BASE_BYTES <= BASE_BYTES:
+        # The scenario itself is small: what is too small is the share it may use.
         raise MemoryRefused(
-            f"market.consumers: {sc.market.consumers:,} consumers need about "
-            f"{need / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB this machine can "
-            f"give a run ({sc.engine.memory_fraction:.0%} of {have / 2**30:.1f} GiB available)"
+            f"engine.memory_fraction: {share} leaves {_size(limit)}, less than the "
+            f"{_size(need)} even this small run needs"
         )
+    named: list[MemoryPart] = []
+    rest = need
+    for part in parts:  # the largest first, until what is left would fit (at most three)
+        named.append(part)
+        rest -= part.bytes
+        if rest <= limit or len(named) == 3:
+            break
+    fields = ", ".join(dict.fromkeys(f for p in named for f in p.fields))
+    what = "; ".join(f"{p.what} need about {_size(p.bytes)}" for p in named)
+    raise MemoryRefused(
+        f"{fields}: {what}; in all a run needs about {_size(need)}, more than the "
+        f"{_size(limit)} this machine can give a run ({share}, engine.memory_fraction)"
+    )
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Reading scenario files: formats, strategies, `--set` overrides, and problems with lines.
 
 A scenario file is YAML (``.yaml``/``.yml``, YAML 1.2 through ruamel's round-trip loader),
-TOML (``.toml``) or JSON (``.json``). Loading goes
+TOML (``.toml``) or JSON (``.json``), a regular file of at most 5 MiB (anything else is refused
+before it is read). Loading goes
 
     read the file -> plain data + the line of every field
     -> merge the chosen strategy's overlay -> apply `--set` overrides in order
@@ -25,6 +26,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -670,6 +672,81 @@ def _plain_toml(value: Any) -> Any:
 _PARSERS = {".yaml": _parse_yaml, ".yml": _parse_yaml, ".toml": _parse_toml, ".json": _parse_json}
 
 
+MAX_FILE_BYTES = 5 * 2**20
+"""Largest scenario file read (5 MiB): real scenarios are a few kB, and a larger file is a
+mistake (a data file, a log) whose parse would take the memory and time a run should get."""
+
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "is a folder, not a file"),
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a regular file"),
+    (stat.S_ISCHR, "is a character device, not a regular file"),
+    (stat.S_ISBLK, "is a block device, not a regular file"),
+    (stat.S_ISSOCK, "is a socket, not a regular file"),
+)
+
+
+def _kind_problem(mode: int) -> str | None:
+    """Why a file of this `st_mode` cannot be a scenario (None: a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, why in _NOT_REGULAR:
+        if test(mode):
+            return why
+    return "is not a regular file"
+
+
+def _too_large(size: int | None) -> str:
+    """The refusal of a file of `size` bytes (None: only known to be over the limit)."""
+    what = f"{size:,} bytes" if size is not None else f"more than {MAX_FILE_BYTES:,} bytes"
+    return f"file too large ({what}; a scenario file may have at most 5 MiB)"
+
+
+def _read_bytes(name: str) -> bytes:
+    """The bytes of a scenario file, refusing anything that is not a regular file of at most
+    MAX_FILE_BYTES without reading it whole: a symlink to /dev/zero or a FIFO must not hang
+    or fill memory."""
+
+    def refuse(why: str) -> ScenarioError:
+        return ScenarioError([f"{name}: {why}"])
+
+    def cannot(exc: OSError) -> ScenarioError:
+        if isinstance(exc, FileNotFoundError):
+            return refuse("file not found")
+        return refuse(f"cannot read the file: {exc.strerror or exc}")
+
+    # stat before open: opening a device or a FIFO can block or have side effects.
+    try:
+        info = os.stat(name)
+    except OSError as exc:
+        raise cannot(exc) from None
+    except ValueError as exc:  # e.g. an embedded NUL byte: no such file can exist
+        raise refuse(f"cannot read the file: {exc}") from None
+    why = _kind_problem(info.st_mode)
+    if why is not None:
+        raise refuse(why)
+    if info.st_size > MAX_FILE_BYTES:
+        raise refuse(_too_large(info.st_size))
+    try:
+        # O_NONBLOCK: should the path have become a FIFO since the stat, open does not wait for
+        # a writer; fstat of the open file then refuses it.
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise cannot(exc) from None
+    with os.fdopen(fd, "rb") as f:
+        try:
+            why = _kind_problem(os.fstat(f.fileno()).st_mode)
+            if why is not None:
+                raise refuse(why)
+            # At most one byte past the limit: a file that grows after the stat, or one whose
+            # size the system does not report (some /proc files say 0), is still cut off.
+            raw = f.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
+            raise cannot(exc) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise refuse(_too_large(None))
+    return raw
+
+
 def _read(path: str | os.PathLike[str]) -> _Source:
     name = os.fspath(path)
     suffix = Path(name).suffix
@@ -681,14 +758,7 @@ def _read(path: str | os.PathLike[str]) -> _Source:
                 "use .yaml, .yml, .toml or .json"
             ]
         )
-    try:
-        raw = Path(name).read_bytes()
-    except FileNotFoundError:
-        raise ScenarioError([f"{name}: file not found"]) from None
-    except IsADirectoryError:
-        raise ScenarioError([f"{name}: is a folder, not a file"]) from None
-    except OSError as exc:
-        raise ScenarioError([f"{name}: cannot read the file: {exc.strerror or exc}"]) from None
+    raw = _read_bytes(name)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -12,22 +12,153 @@ import itertools
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
+
+# Bounds a real market never reaches. Values past them can only be mistakes, and some would
+# overflow the engine (a price of 1e300 times the units sold is inf) or loop without end (a
+# review every 1e-300 days), so validation refuses them (docs/scenario.md, "What validation
+# refuses").
+MAX_HORIZON_DAYS = 36_500
+"""Longest horizon (days; 100 years): the need clock is tabulated per hour of the horizon."""
+MIN_PERIOD_DAYS = 0.01
+"""Shortest period of anything that repeats (days; about a quarter of an hour): reviews,
+sessions, exit checks, cap periods, time-series periods, need intervals."""
+MIN_BUCKET_HOURS = 0.01
+"""Narrowest time bucket (hours; 36 seconds): the engine loops once per bucket."""
+MAX_CONSUMERS = 2**31 - 1
+"""Most consumers a run may have: the event calendar keeps consumer ids in 32 bits. Checked
+with the memory before a run (`omnisim.engine.simulation.ensure_memory`), where a larger
+number is refused anyway on any machine there is."""
+MAX_MONEY = 1e16
+"""Largest amount of money in any field (currency units, per unit, order, day or year): ten
+quadrillion, more than any price, cost or budget in any currency; totals over a run stay far
+from float overflow."""
+MAX_UNITS = 10**12
+"""Largest stock level, order-up-to level or forecast of one node (units): a trillion."""
+MAX_LEAD_DAYS = 3_650.0
+"""Longest lead time (days; 10 years). A forecast-based stock level is the forecast times
+(lead time / review period + 1): at these bounds at most about 4e17 units, far inside the
+64-bit integers stock is kept in."""
+MAX_MARKUP = 100.0
+"""Largest markup (fraction; 100 = the price is 101 times the purchase price)."""
+MAX_PRICE_INDEX = 100.0
+"""Largest channel price as a multiple of the list price."""
+MAX_MULTIPLIER = 1_000.0
+"""Largest multiplier of need rates, lead times and consideration odds in promotions and
+shocks."""
+MAX_CV = 10.0
+"""Largest coefficient of variation of a random time (need intervals, lead times, service)."""
+MAX_RATE_PER_DAY = 1_000.0
+"""Largest word-of-mouth rate (events per consumer per day)."""
+MAX_HOLDING_RATE = 100.0
+"""Largest holding cost rate (fraction of the purchase price per year)."""
+
+
+def _at_least(minimum: float) -> AfterValidator:
+    """A lower bound checked after `gt=0`: zero and negative values keep pydantic's plain
+    "greater than 0", tiny positive ones (which would loop without end) are refused here. The
+    field's `json_schema_extra` gives the bound to the JSON Schema too."""
+
+    def check(value: float) -> float:
+        if value < minimum:
+            raise PydanticCustomError(
+                "greater_than_equal",
+                "Input should be greater than or equal to {ge}",
+                {"ge": minimum},
+            )
+        return value
+
+    return AfterValidator(check)
+
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
+Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY)]
+PositiveMoney = Annotated[float, Field(gt=0.0, le=MAX_MONEY)]
+Units = Annotated[int, Field(ge=0, le=MAX_UNITS)]
+Markup = Annotated[float, Field(ge=0.0, le=MAX_MARKUP)]
+Multiplier = Annotated[float, Field(gt=0.0, le=MAX_MULTIPLIER)]
+PeriodDays = Annotated[
+    float, Field(gt=0.0, json_schema_extra={"minimum": MIN_PERIOD_DAYS}), _at_least(MIN_PERIOD_DAYS)
+]
+Variation = Annotated[float, Field(ge=0.0, le=MAX_CV)]
+RatePerDay = Annotated[float, Field(ge=0.0, le=MAX_RATE_PER_DAY)]
 
 MAX_CHANNELS = 16
 """Most channels a scenario may have: the journey kernel keeps each consumer's failed channels
 as bits of a 16-bit mask."""
 
+MAX_NAME = 200
+"""Longest text value (characters) but the description: names of the scenario, channels,
+nodes, regions, segments and strategies, references to them, the currency. Names end up in KPI
+names, folder names and report tables."""
+MAX_DESCRIPTION = 20_000
+"""Longest scenario `description` (characters): it is copied into scenario.json and
+report.html, so a pasted book must not become a 50 MB report."""
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """Refuse a boolean where a number is meant: pydantic's lax mode reads `true` as 1, so
+    `consumers: true` would silently mean one consumer."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("bool_not_number", "expected a number, got a boolean")
+    return value
+
+
+_SCHEMA_DATA_KEYS = frozenset({"serialization", "metadata", "config", "cls", "ref", "function"})
+"""Keys of a core schema that hold no validation schema to descend into."""
+
+
+def _refuse_booleans(schema: Any) -> Any:
+    """A copy of a pydantic core schema in which every int and float schema, wherever it sits
+    (a field, a list item, a dict value, a union member), first refuses booleans."""
+    if isinstance(schema, list | tuple):
+        return type(schema)(_refuse_booleans(s) for s in schema)
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") == "function-before" and (
+        schema.get("function", {}).get("function") is _not_a_boolean
+    ):
+        return schema  # already guarded (a model nested in another is visited twice)
+    out = {k: v if k in _SCHEMA_DATA_KEYS else _refuse_booleans(v) for k, v in schema.items()}
+    if out.get("type") in ("int", "float"):
+        return core_schema.no_info_before_validator_function(_not_a_boolean, out)  # type: ignore[arg-type]
+    return out
+
 
 class _Model(BaseModel):
-    """Base: unknown fields are errors (a typo must not silently fall back to a default)."""
+    """Base of every scenario model, with four rules for all their fields at once:
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    * unknown fields are errors (a typo must not silently fall back to a default);
+    * numbers must be finite: inf and NaN (YAML `.inf`, `.nan`, `--set x=inf`) are refused in
+      every float, also inside lists and mappings, so that no run can write a non-finite KPI;
+    * booleans are not numbers: `true` where an int or float is meant is refused, also inside
+      lists, mappings and unions (a boolean field or union member still takes them);
+    * text is short: at most MAX_NAME characters in every string, mapping keys included (the
+      scenario's `description` allows MAX_DESCRIPTION).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=False, allow_inf_nan=False, str_max_length=MAX_NAME
+    )
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: type[BaseModel], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        # One place for the boolean rule: rewriting the generated schema covers every numeric
+        # field of every model, nested types included, without an annotation per field.
+        return _refuse_booleans(handler(source))
 
 
 # --------------------------------------------------------------------------------------------
@@ -43,7 +174,12 @@ class Region(_Model):
 
 class Market(_Model):
     consumers: Annotated[int, Field(ge=1)] = Field(
-        10_000, description="Number of simulated consumers (count)."
+        10_000,
+        description=(
+            "Number of simulated consumers (count). The memory check before a run refuses a "
+            "number the machine cannot hold, and more than 2^31 - 1 (the calendar's 32-bit "
+            "ids)."
+        ),
     )
     regions: list[Region] = Field(
         default_factory=lambda: [Region(name="city", population_share=1.0)],
@@ -74,21 +210,31 @@ class NeedDistribution(StrEnum):
 
 
 class NeedProcess(_Model):
-    mean_interval_days: PositiveFloat = Field(
-        30.0, description="Mean time between two needs of one consumer (days of base rate)."
+    mean_interval_days: PeriodDays = Field(
+        30.0,
+        description=(
+            "Mean time between two needs of one consumer (days of base rate; at least 0.01)."
+        ),
     )
-    cv: PositiveFloat = Field(
+    cv: Annotated[
+        float, Field(gt=0.0, le=MAX_CV, json_schema_extra={"minimum": 0.01}), _at_least(0.01)
+    ] = Field(
         1.0,
         description=(
             "Coefficient of variation of the inter-need time (1 = Poisson-like; <1 regular "
-            "purchasers). Ignored for the exponential distribution."
+            "purchasers; 0.01 to 10: a gamma of shape 1 / cv^2 beyond them cannot be drawn). "
+            "Ignored for the exponential distribution."
         ),
     )
     distribution: NeedDistribution = Field(
         NeedDistribution.gamma, description="Distribution family of the inter-need time."
     )
-    basket_mean_units: Annotated[float, Field(ge=1.0)] = Field(
-        1.0, description="Mean units per need; units = 1 + Poisson(mean - 1)."
+    basket_mean_units: Annotated[float, Field(ge=1.0, le=1_000.0)] = Field(
+        1.0,
+        description=(
+            "Mean units per need; units = 1 + Poisson(mean - 1) (at most 1,000: a journey's "
+            "units are kept in 16 bits)."
+        ),
     )
 
 
@@ -141,13 +287,13 @@ class Segment(_Model):
 
 class Product(_Model):
     name: str = Field("product", description="Product (or product line) name.")
-    list_price: PositiveFloat = Field(
+    list_price: PositiveMoney = Field(
         100.0, description="Recommended retail price (currency / unit); channel prices scale it."
     )
-    unit_cost: NonNegFloat = Field(
+    unit_cost: Money = Field(
         40.0, description="Brand's cost to make and ship one unit (currency / unit)."
     )
-    reference_price: PositiveFloat | None = Field(
+    reference_price: PositiveMoney | None = Field(
         None,
         description=(
             "Price consumers weigh a channel's price against in the choice utility "
@@ -176,7 +322,7 @@ OFFLINE_TYPES = frozenset({ChannelType.own_store, ChannelType.dealer_store})
 
 
 class LivestreamSessions(_Model):
-    every_days: PositiveFloat = Field(7.0, description="Days between session starts.")
+    every_days: PeriodDays = Field(7.0, description="Days between session starts (at least 0.01).")
     first_day: NonNegFloat = Field(0.0, description="Day of the first session.")
     start_hour: Annotated[float, Field(ge=0.0, lt=24.0)] = Field(
         20.0, description="Clock hour the session starts (hours, 0-24)."
@@ -198,8 +344,8 @@ class Channel(_Model):
             "nearest to the consumer's region ships)."
         ),
     )
-    price_index: PositiveFloat = Field(
-        1.0, description="Channel price as a multiple of the product's list price."
+    price_index: Annotated[float, Field(gt=0.0, le=MAX_PRICE_INDEX)] = Field(
+        1.0, description="Channel price as a multiple of the product's list price (at most 100)."
     )
     asc: float = Field(0.0, description="Alternative-specific constant in the choice utility.")
     visibility: float = Field(
@@ -230,10 +376,10 @@ class Channel(_Model):
             "Share of the price kept by the dealer (dealer stores) or livestream host (fraction)."
         ),
     )
-    fixed_cost_per_day: NonNegFloat = Field(
+    fixed_cost_per_day: Money = Field(
         0.0, description="Brand's fixed cost of running the channel (currency / day)."
     )
-    order_cost: NonNegFloat = Field(
+    order_cost: Money = Field(
         0.0, description="Brand's variable handling and delivery cost (currency / order)."
     )
     handling_days: NonNegFloat = Field(
@@ -264,7 +410,7 @@ class Channel(_Model):
     recognises_membership: bool = Field(
         True, description="Whether members get their benefits in this channel."
     )
-    delivery_fee: NonNegFloat = Field(
+    delivery_fee: Money = Field(
         0.0,
         description=(
             "Online: fee the consumer pays per order on top of the goods (currency / order); "
@@ -295,15 +441,17 @@ class ServiceDistribution(StrEnum):
 
 
 class StoreService(_Model):
-    servers: Annotated[int, Field(ge=1)] = Field(2, description="Sales staff serving at once.")
+    servers: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        2, description="Sales staff serving at once (at most 10,000)."
+    )
     mean_service_minutes: PositiveFloat = Field(
         10.0, description="Mean service time per customer (minutes)."
     )
     service_distribution: ServiceDistribution = Field(
         ServiceDistribution.exponential, description="Service-time distribution family."
     )
-    service_cv: NonNegFloat = Field(
-        1.0, description="Coefficient of variation of service time (lognormal only)."
+    service_cv: Variation = Field(
+        1.0, description="Coefficient of variation of service time (lognormal only; at most 10)."
     )
     open_hour: Annotated[float, Field(ge=0.0, le=24.0)] = Field(
         10.0, description="Clock hour the store opens."
@@ -311,11 +459,12 @@ class StoreService(_Model):
     close_hour: Annotated[float, Field(ge=0.0, le=24.0)] = Field(
         22.0, description="Clock hour the store closes (open 0 and close 24 = always open)."
     )
-    waiting_room: Annotated[int, Field(ge=0)] | None = Field(
+    waiting_room: Annotated[int, Field(ge=0, le=100_000)] | None = Field(
         None,
         description=(
             "Most customers that can wait for service; a customer finding it full leaves. "
-            "Omitted = unlimited; 0 = no waiting (loss system)."
+            "Omitted = unlimited; 0 = no waiting (loss system); at most 100,000 (every node "
+            "holds a ring as long as the largest waiting room)."
         ),
     )
     patience_minutes: PositiveFloat | None = Field(
@@ -334,14 +483,15 @@ class StoreService(_Model):
 
 
 class Replenishment(_Model):
-    review_days: PositiveFloat = Field(7.0, description="Days between stock reviews.")
-    lead_time_days: NonNegFloat = Field(
-        3.0, description="Days from placing a replenishment order to receiving it."
+    review_days: PeriodDays = Field(7.0, description="Days between stock reviews (at least 0.01).")
+    lead_time_days: Annotated[float, Field(ge=0.0, le=MAX_LEAD_DAYS)] = Field(
+        3.0,
+        description="Days from placing a replenishment order to receiving it (at most 3,650).",
     )
-    order_up_to: Annotated[int, Field(ge=0)] = Field(
+    order_up_to: Units = Field(
         200, description="Order-up-to level S: each review orders S minus stock position (units)."
     )
-    reorder_point: Annotated[int, Field(ge=0)] | None = Field(
+    reorder_point: Units | None = Field(
         None,
         description=(
             "Reorder point s of an (s, S) policy: order only when the stock position is at or "
@@ -369,16 +519,16 @@ class StockNode(_Model):
     name: str = Field(description="Node identifier, unique.")
     kind: Literal["store", "warehouse"] = Field(description="Store (serves visitors) or warehouse.")
     region: str = Field(description="Region the node stands in.")
-    initial_stock: Annotated[int, Field(ge=0)] | None = Field(
+    initial_stock: Units | None = Field(
         None, description="Units on hand at day 0; omitted = the order-up-to level."
     )
     replenishment: Replenishment = Field(
         default_factory=Replenishment, description="Periodic replenishment from the brand."
     )
-    holding_cost_per_unit_day: NonNegFloat = Field(
+    holding_cost_per_unit_day: Money = Field(
         0.02, description="Cost of holding one unit for one day (currency / unit / day)."
     )
-    order_fixed_cost: NonNegFloat = Field(
+    order_fixed_cost: Money = Field(
         20.0, description="Fixed cost of one replenishment order (currency / order)."
     )
     service: StoreService | None = Field(
@@ -391,7 +541,7 @@ class StockNode(_Model):
             "unlimited stock and the fixed `replenishment.lead_time_days`."
         ),
     )
-    markup: NonNegFloat | None = Field(
+    markup: Markup | None = Field(
         None,
         description=(
             "A dealer-supplied store under `network.pricing: cost_plus`: markup on its purchase "
@@ -412,14 +562,17 @@ class LeadTimeDistribution(StrEnum):
 
 
 class LeadTime(_Model):
-    mean_days: NonNegFloat = Field(
-        3.0, description="Mean time from placing an order to receiving the shipment (days)."
+    mean_days: Annotated[float, Field(ge=0.0, le=MAX_LEAD_DAYS)] = Field(
+        3.0,
+        description=(
+            "Mean time from placing an order to receiving the shipment (days, at most 3,650)."
+        ),
     )
-    cv: NonNegFloat = Field(
+    cv: Variation = Field(
         0.0,
         description=(
-            "Coefficient of variation of the lead time (ratio); ignored by `fixed`, and 0 "
-            "makes every family fixed."
+            "Coefficient of variation of the lead time (ratio, at most 10); ignored by `fixed`, "
+            "and 0 makes every family fixed."
         ),
     )
     distribution: LeadTimeDistribution = Field(
@@ -441,26 +594,27 @@ class InventoryPolicy(_Model):
             "only when the stock position is at or below the reorder point s."
         ),
     )
-    order_up_to: Annotated[int, Field(ge=0)] | None = Field(
+    order_up_to: Units | None = Field(
         None,
         description=(
             "Fixed order-up-to level S (units). Omitted = S from the forecast: forecast x "
             "(mean lead time / review period + 1) + safety_units."
         ),
     )
-    reorder_point: Annotated[int, Field(ge=0)] | None = Field(
+    reorder_point: Units | None = Field(
         None, description="Reorder point s of an `s_S` policy (units); needed by and only by it."
     )
-    forecast_periods: Annotated[int, Field(ge=1)] = Field(
+    forecast_periods: Annotated[int, Field(ge=1, le=10_000)] = Field(
         4,
         description=(
-            "Review periods p in the moving-average forecast of demand per review period (count)."
+            "Review periods p in the moving-average forecast of demand per review period "
+            "(count, at most 10,000)."
         ),
     )
-    safety_units: NonNegFloat = Field(
+    safety_units: Annotated[float, Field(ge=0.0, le=MAX_UNITS)] = Field(
         0.0, description="Safety stock added to a forecast-based order-up-to level (units)."
     )
-    initial_forecast: NonNegFloat = Field(
+    initial_forecast: Annotated[float, Field(ge=0.0, le=MAX_UNITS)] = Field(
         0.0,
         description=(
             "Demand per review period assumed for periods not yet observed, so for the first "
@@ -484,10 +638,10 @@ class Shortage(StrEnum):
 
 class NetworkLevel(_Model):
     name: str = Field(description="Level identifier, e.g. national_agent; unique.")
-    markup: NonNegFloat = Field(
+    markup: Markup = Field(
         0.0,
         description=(
-            "Markup on the purchase price (fraction): a level's selling price is its "
+            "Markup on the purchase price (fraction, at most 100): a level's selling price is its "
             "purchase price x (1 + markup); the top level buys at the product's unit_cost."
         ),
     )
@@ -497,14 +651,14 @@ class NetworkLevel(_Model):
     policy: InventoryPolicy = Field(
         default_factory=InventoryPolicy, description="Inventory policy of the level's dealers."
     )
-    review_days: PositiveFloat = Field(7.0, description="Days between stock reviews.")
-    holding_cost_rate: NonNegFloat = Field(
+    review_days: PeriodDays = Field(7.0, description="Days between stock reviews (at least 0.01).")
+    holding_cost_rate: Annotated[float, Field(ge=0.0, le=MAX_HOLDING_RATE)] = Field(
         0.2,
         description=(
             "Cost of holding stock as a fraction of its purchase price per year (1 / year)."
         ),
     )
-    ordering_cost: NonNegFloat = Field(
+    ordering_cost: Money = Field(
         0.0, description="Fixed cost of one replenishment order (currency / order)."
     )
     retail_share: Fraction | None = Field(
@@ -537,21 +691,21 @@ class Dealer(_Model):
             "supplied by the brand and take none."
         ),
     )
-    initial_stock: Annotated[int, Field(ge=0)] | None = Field(
+    initial_stock: Units | None = Field(
         None, description="Units on hand at day 0; omitted = the order-up-to level at day 0."
     )
-    markup: NonNegFloat | None = Field(None, description="Overrides the level's markup.")
+    markup: Markup | None = Field(None, description="Overrides the level's markup.")
     lead_time: LeadTime | None = Field(None, description="Overrides the level's lead time.")
     policy: InventoryPolicy | None = Field(
         None, description="Overrides the level's inventory policy (as a whole)."
     )
-    review_days: PositiveFloat | None = Field(
+    review_days: PeriodDays | None = Field(
         None, description="Overrides the level's review period (days)."
     )
-    holding_cost_rate: NonNegFloat | None = Field(
+    holding_cost_rate: Annotated[float, Field(ge=0.0, le=MAX_HOLDING_RATE)] | None = Field(
         None, description="Overrides the level's holding cost rate (1 / year)."
     )
-    ordering_cost: NonNegFloat | None = Field(
+    ordering_cost: Money | None = Field(
         None, description="Overrides the level's ordering cost (currency / order)."
     )
     shortage: Shortage | None = Field(None, description="Overrides the level's shortage rule.")
@@ -596,8 +750,7 @@ class Flatten(_Model):
 
 
 class DealerExit(_Model):
-    profit_floor: float = Field(
-        allow_inf_nan=False,
+    profit_floor: Annotated[float, Field(ge=-MAX_MONEY, le=MAX_MONEY)] = Field(
         description=(
             "A dealer whose profit over the trailing window is below profit_floor x window_days "
             "exits (currency / day; may be negative)."
@@ -606,8 +759,8 @@ class DealerExit(_Model):
     window_days: PositiveFloat = Field(
         description="Length of the trailing window the profit is measured over (days)."
     )
-    check_every_days: PositiveFloat = Field(
-        description="Days between two exit checks of every dealer."
+    check_every_days: PeriodDays = Field(
+        description="Days between two exit checks of every dealer (at least 0.01)."
     )
     after_days: NonNegFloat | None = Field(
         None,
@@ -628,7 +781,7 @@ class Network(_Model):
             "retail_share."
         ),
     )
-    brand_markup: NonNegFloat = Field(
+    brand_markup: Markup = Field(
         0.0,
         description=(
             "cost_plus: the brand sells to the top level at unit_cost x (1 + brand_markup) "
@@ -642,7 +795,7 @@ class Network(_Model):
             "list_price (needed there)."
         ),
     )
-    terminal_markup: NonNegFloat = Field(
+    terminal_markup: Markup = Field(
         0.0,
         description=(
             "cost_plus: markup of dealer-supplied stores on their purchase price, giving the "
@@ -806,8 +959,9 @@ class Promotion(_Model):
     channels: list[str] | None = Field(
         None, description="Channels that run it; omitted = every channel."
     )
-    need_multiplier: PositiveFloat = Field(
-        1.0, description="Multiplier on every consumer's need rate while it runs."
+    need_multiplier: Multiplier = Field(
+        1.0,
+        description="Multiplier on every consumer's need rate while it runs (at most 1,000).",
     )
 
     @model_validator(mode="after")
@@ -822,6 +976,10 @@ class Promotion(_Model):
 
 MAX_MEDIA = 16
 """Most media vehicles a plan may have: each consumer's reach is kept as a 16-bit mask."""
+MAX_IMPRESSIONS_PER_CONSUMER_DAY = 1_000.0
+"""Most impressions a vehicle may buy a day per simulated consumer (budget x 1000 / cpm /
+consumers): nobody sees one vehicle a thousand times a day, and every impression is delivered
+one by one."""
 
 
 class MediaKind(StrEnum):
@@ -836,7 +994,7 @@ class MediaKind(StrEnum):
 class FlightWindow(_Model):
     start_day: NonNegFloat = Field(description="First day of the window (days).")
     end_day: NonNegFloat = Field(description="Day the window ends (days, exclusive).")
-    daily_budget: NonNegFloat = Field(description="Budget rate inside the window (currency / day).")
+    daily_budget: Money = Field(description="Budget rate inside the window (currency / day).")
 
     @model_validator(mode="after")
     def _order(self) -> FlightWindow:
@@ -849,11 +1007,11 @@ class FrequencyCap(_Model):
     impressions: Annotated[int, Field(ge=1, le=255)] = Field(
         description="Most impressions one consumer may receive in one cap period (count, 1-255)."
     )
-    period_days: PositiveFloat = Field(
+    period_days: PeriodDays = Field(
         7.0,
         description=(
-            "Length of a cap period (days); periods are fixed windows [k * period, (k + 1) * "
-            "period) from day 0."
+            "Length of a cap period (days, at least 0.01); periods are fixed windows "
+            "[k * period, (k + 1) * period) from day 0."
         ),
     )
 
@@ -866,8 +1024,10 @@ class Medium(_Model):
             "kinds are bought and pushed to consumers at the start of each time bucket."
         )
     )
-    cpm: PositiveFloat = Field(description="Cost per thousand impressions (currency / 1000).")
-    daily_budget: NonNegFloat = Field(
+    cpm: Annotated[
+        float, Field(gt=0.0, le=MAX_MONEY, json_schema_extra={"minimum": 0.01}), _at_least(0.01)
+    ] = Field(description="Cost per thousand impressions (currency / 1000; at least 0.01).")
+    daily_budget: Money = Field(
         0.0,
         description="Budget rate when no `flighting` is given (currency / day).",
     )
@@ -990,7 +1150,7 @@ class KOLs(_Model):
     followers: Annotated[int, Field(ge=0)] = Field(
         1000, description="Followers of each KOL, drawn uniformly among consumers (count)."
     )
-    talk_per_day: NonNegFloat = Field(
+    talk_per_day: RatePerDay = Field(
         0.2,
         description=(
             "Posts per day of a KOL once an adopter; each post tells all its followers "
@@ -1010,14 +1170,14 @@ class Social(_Model):
             "(from the moment their base awareness reaches 1)."
         ),
     )
-    imitation_per_day: NonNegFloat = Field(
+    imitation_per_day: RatePerDay = Field(
         0.1,
         description=(
             "q: conversations per day of an adopter, each with one neighbour drawn uniformly "
             "(rate per day; Bass's coefficient of imitation in a fully mixed population)."
         ),
     )
-    innovation_per_day: NonNegFloat = Field(
+    innovation_per_day: RatePerDay = Field(
         0.0,
         description=(
             "p: rate at which each consumer becomes aware (awareness 1) from outside "
@@ -1057,7 +1217,7 @@ MAX_TIERS = 16
 
 class MembershipTier(_Model):
     name: str = Field(description="Tier name, unique; used in KPI names (tier_share.<name>).")
-    min_spend: NonNegFloat = Field(
+    min_spend: Money = Field(
         0.0,
         description=(
             "Qualifying spend (currency) or points (with qualifying: points) since joining "
@@ -1071,7 +1231,7 @@ class MembershipTier(_Model):
             "of it and the channel's member_discount applies."
         ),
     )
-    points_per_currency: NonNegFloat = Field(
+    points_per_currency: Annotated[float, Field(ge=0.0, le=1e6)] = Field(
         0.0, description="Points earned per currency unit paid for goods (points / currency)."
     )
     free_delivery: bool = Field(
@@ -1114,7 +1274,7 @@ class Membership(_Model):
             "they joined (multichannel)."
         ),
     )
-    point_value: NonNegFloat = Field(
+    point_value: Money = Field(
         0.01, description="What one redeemed point is worth (currency / point)."
     )
     redemption_rate: Fraction = Field(
@@ -1145,10 +1305,10 @@ class Membership(_Model):
             "drawn per member from their segment's habits over the recognising channels."
         ),
     )
-    fixed_cost_per_day: NonNegFloat = Field(
+    fixed_cost_per_day: Money = Field(
         0.0, description="Brand's fixed cost of running the programme (currency / day)."
     )
-    cost_per_member_per_year: NonNegFloat = Field(
+    cost_per_member_per_year: Money = Field(
         0.0,
         description=(
             "Brand's cost per member (service, communication) (currency / member / year), "
@@ -1198,7 +1358,7 @@ class Lifecycle(_Model):
 
 
 class UnifiedPrice(_Model):
-    price_index: PositiveFloat = Field(
+    price_index: Annotated[float, Field(gt=0.0, le=MAX_PRICE_INDEX)] = Field(
         1.0,
         description=(
             "The one price of every channel, as a multiple of the product's list price; it "
@@ -1343,7 +1503,7 @@ class Shock(_Model):
     name: str = Field(description="Shock identifier, unique.")
     start_day: NonNegFloat = Field(description="Day the shock starts (days).")
     end_day: NonNegFloat = Field(description="Day the shock ends (days, exclusive).")
-    traffic: dict[str, PositiveFloat] = Field(
+    traffic: dict[str, Multiplier] = Field(
         default_factory=dict,
         description=(
             "Multiplier on the odds of considering a channel while the shock lasts, by channel "
@@ -1351,10 +1511,13 @@ class Shock(_Model):
             "channel name (a name wins over its type); missing = 1."
         ),
     )
-    need_multiplier: PositiveFloat = Field(
-        1.0, description="Multiplier on every consumer's need rate while the shock lasts."
+    need_multiplier: Multiplier = Field(
+        1.0,
+        description=(
+            "Multiplier on every consumer's need rate while the shock lasts (at most 1,000)."
+        ),
     )
-    lead_time_multiplier: PositiveFloat = Field(
+    lead_time_multiplier: Multiplier = Field(
         1.0,
         description=(
             "Multiplier on the lead times of shipments started while the shock lasts: online "
@@ -1382,23 +1545,33 @@ class Shock(_Model):
 
 
 class Engine(_Model):
-    bucket_hours: PositiveFloat = Field(
+    bucket_hours: Annotated[
+        float,
+        Field(gt=0.0, json_schema_extra={"minimum": MIN_BUCKET_HOURS}),
+        _at_least(MIN_BUCKET_HOURS),
+    ] = Field(
         1.0,
         description=(
             "Width of the time bucket in which consumer stage events are advanced together "
             "(hours). Events within a bucket run in exact time order; only interactions with "
             "the supply side depend on the width (replenishment deliveries act at bucket "
-            "ends). Smaller is closer to exact and slower."
+            "ends). Smaller is closer to exact and slower; at least 0.01 (36 seconds), and the "
+            "memory check counts the buckets."
         ),
     )
-    trail_chunk_rows: Annotated[int, Field(ge=1000)] = Field(
-        500_000, description="Rows buffered before a chunk of the event trail is written."
+    trail_chunk_rows: Annotated[int, Field(ge=1000, le=10_000_000)] = Field(
+        500_000,
+        description=(
+            "Rows buffered before a chunk of the event trail is written (at most 10 million, "
+            "about 500 MB)."
+        ),
     )
-    timeseries_days: PositiveFloat = Field(
+    timeseries_days: PeriodDays = Field(
         7.0,
         description=(
             "Width of a period of the time series written to timeseries.csv, and the spacing "
-            "of the active-customer count (days)."
+            "of the active-customer count (days, at least 0.01; the memory check counts the "
+            "periods)."
         ),
     )
     memory_fraction: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
@@ -1410,15 +1583,21 @@ class Scenario(_Model):
     """One market and the brand's retail system; `strategies` are named overlays on it."""
 
     name: str = Field(description="Scenario name, used in result folders and reports.")
-    description: str = Field("", description="Free text shown in reports.")
+    description: str = Field(
+        "",
+        max_length=MAX_DESCRIPTION,
+        description=f"Free text shown in reports (at most {MAX_DESCRIPTION:,} characters).",
+    )
     currency: str = Field("CNY", description="Currency of every money field.")
-    horizon_days: PositiveFloat = Field(365.0, description="Simulated time (days).")
+    horizon_days: Annotated[float, Field(gt=0.0, le=MAX_HORIZON_DAYS)] = Field(
+        365.0, description="Simulated time (days; at most 36,500, 100 years)."
+    )
     warmup_days: NonNegFloat = Field(
         0.0, description="Initial period excluded from every KPI (days)."
     )
     seed: Annotated[int, Field(ge=0)] = Field(0, description="Root random seed.")
-    replications: Annotated[int, Field(ge=1)] = Field(
-        5, description="Independent replications per run."
+    replications: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        5, description="Independent replications per run (at most 10,000)."
     )
     engine: Engine = Field(default_factory=Engine, description="Engine settings.")
     market: Market = Field(default_factory=Market, description="Consumers and geography.")
@@ -1646,6 +1825,24 @@ def _media_problems(sc: Scenario) -> list[tuple[Loc, str]]:
                     )
                 )
         windows = m.flighting or []
+        # Every impression is delivered one by one: a budget that buys more than a thousand a
+        # day per consumer is a mistake (a budget in the wrong unit or for a larger market).
+        budgets = [((*at, "daily_budget"), m.daily_budget)] if not windows else []
+        budgets += [
+            ((*at, "flighting", j, "daily_budget"), w.daily_budget) for j, w in enumerate(windows)
+        ]
+        for loc, budget in budgets:
+            per_consumer = budget * 1000.0 / m.cpm / sc.market.consumers
+            if per_consumer > MAX_IMPRESSIONS_PER_CONSUMER_DAY:
+                out.append(
+                    (
+                        loc,
+                        f"buys {per_consumer:,.0f} impressions a day per consumer at a cpm of "
+                        f"{m.cpm:g} ({sc.market.consumers:,} consumers): at most "
+                        f"{MAX_IMPRESSIONS_PER_CONSUMER_DAY:,.0f}",
+                    )
+                )
+                break
         for j in range(1, len(windows)):
             if windows[j].start_day < windows[j - 1].end_day:
                 out.append(
