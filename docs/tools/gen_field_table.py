@@ -46,13 +46,15 @@ def _num(x: float) -> str:
     return str(x)
 
 
-def _constraints(metadata: list[Any]) -> str:
+def _constraints(metadata: list[Any], what: str = "item") -> str:
+    """The bounds in ``metadata`` as text; lengths counted in ``what`` (items of a list,
+    characters of a string)."""
     lo = hi = None
     lo_open = hi_open = False
     extra = []
     for m in metadata:
         if isinstance(m, FieldInfo):
-            inner = _constraints(m.metadata)
+            inner = _constraints(m.metadata, what)
             if inner:
                 extra.append(inner)
         elif isinstance(m, at.Ge):
@@ -64,9 +66,9 @@ def _constraints(metadata: list[Any]) -> str:
         elif isinstance(m, at.Lt):
             hi, hi_open = m.lt, True
         elif isinstance(m, at.MinLen):
-            extra.append(f"at least {m.min_length} item{'s' if m.min_length != 1 else ''}")
+            extra.append(f"at least {m.min_length} {what}{'s' if m.min_length != 1 else ''}")
         elif isinstance(m, at.MaxLen):
-            extra.append(f"at most {m.max_length} item{'s' if m.max_length != 1 else ''}")
+            extra.append(f"at most {m.max_length} {what}{'s' if m.max_length != 1 else ''}")
     if lo is not None and hi is not None:
         rng = f"in {'(' if lo_open else '['}{_num(lo)}, {_num(hi)}{')' if hi_open else ']'}"
     elif lo is not None:
@@ -116,7 +118,7 @@ def _type_text(tp: Any, metadata: Sequence[Any] = ()) -> str:
         text = {float: "number", int: "integer", str: "string", bool: "boolean"}.get(
             tp, getattr(tp, "__name__", str(tp))
         )
-    rule = _constraints(meta)
+    rule = _constraints(meta, "character" if tp is str else "item")
     if not rule:
         return text
     return f"{text}, {rule}" if rule.startswith("at ") else f"{text} {rule}"
