@@ -31,6 +31,7 @@ from omnisim.experiments.outputs import atomic_write_bytes
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS
 from omnisim.experiments.stats import parse_targets
 from omnisim.experiments.sweep import headline_measure
+from omnisim.metrics.registry import headline
 from omnisim.metrics.units import good_direction, unit_label
 from omnisim.report import ReportError
 from omnisim.scenario.loading import ScenarioError, load_scenario, validate_file
@@ -46,20 +47,8 @@ app = typer.Typer(
 err = Console(stderr=True, highlight=False)
 out = Console(highlight=False)
 
-HEADLINE = (
-    "needs",
-    "searches",
-    "purchases",
-    "units_sold",
-    "revenue",
-    "brand_profit",
-    "avg_price_paid",
-    "conversion_rate",
-    "lost_sales",
-    "fill_rate",
-    "avg_rating",
-    "repeat_purchase_rate",
-)
+HEADLINE = headline("console")
+"""The KPIs of the run and compare tables, in order (omnisim/metrics/registry.py)."""
 
 ScenarioArg = Annotated[Path, typer.Argument(help="Scenario file (YAML, TOML or JSON).")]
 StrategyOpt = Annotated[
@@ -501,7 +490,8 @@ SweepRepsOpt = Annotated[
         "--reps", min=1, help="Replications per design row (default 1; common random numbers)."
     ),
 ]
-SWEEP_HEADLINE = ("needs", "purchases", "revenue", "brand_profit", "fill_rate")
+SWEEP_HEADLINE = headline("sweep_console")
+"""The KPIs whose most influential parameters the sweep prints (omnisim/metrics/registry.py)."""
 
 
 @app.command()

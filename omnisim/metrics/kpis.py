@@ -1,8 +1,12 @@
 """KPIs: pure functions of a replication's ledger (no simulation state, no randomness).
 
 Every KPI is a flat name (a dot separates a breakdown, e.g. ``channel_share.platform``) and a
-float. Definitions, with units, are in ``docs/outputs.md``; all counts and money are over the
-measurement window ``[warmup, horizon)``.
+float. Each name is declared, with its unit, good direction and formula, in
+``omnisim/metrics/registry.py``, and defined in ``docs/outputs.md``; all counts and money are
+over the measurement window ``[warmup, horizon)``.
+
+The module reads only the ledger and the run's ``meta``, never the scenario: what it needs of
+the scenario (channel names and types, shocks, the prior rating) is in ``meta``.
 """
 
 from __future__ import annotations
@@ -10,8 +14,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-
-from omnisim.scenario.schema import OFFLINE_TYPES
 
 
 def _ratio(a: float, b: float, empty: float = 0.0) -> float:
@@ -305,7 +307,10 @@ def network_kpis(net: Mapping) -> dict[str, float]:
 # ------------------------------------------------------------------------------------------
 # Shocks (docs/outputs.md, "Shocks"; omnisim/market/shocks.py)
 
-OFFLINE_TYPE_NAMES = frozenset(t.value for t in OFFLINE_TYPES)
+OFFLINE_TYPE_NAMES: frozenset[str] = frozenset({"own_store", "dealer_store"})
+"""The channel types (as ``meta["channel_types"]`` writes them) that are offline: the schema's
+``OFFLINE_TYPES``, by value. Written out rather than imported so that the KPIs do not depend on
+the scenario package (a metrics test keeps the two equal); every other type is online."""
 
 
 def online_share_kpis(L: Mapping, meta: Mapping) -> dict[str, float]:

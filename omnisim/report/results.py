@@ -30,27 +30,12 @@ import pandas as pd
 
 from omnisim.experiments.compare import COLUMNS
 from omnisim.experiments.stats import t_interval
+from omnisim.metrics.registry import headline
 
-HEADLINE = (
-    "needs",
-    "searches",
-    "purchases",
-    "revenue",
-    "brand_profit",
-    "dealer_profit",
-    "lost_sales",
-    "fill_rate",
-    "avg_rating",
-    "repeat_purchase_rate",
-    "clv",
-    "cac",
-    "online_share",
-    "price_dispersion",
-    "avg_delivery_days",
-    "member_share",
-)
+HEADLINE = headline("report")
 """The KPIs a strategist reads first, in this order: the rows of the report's findings table
-and the panels of the forest plot of differences (those the results have)."""
+and the panels of the forest plot of differences (those the results have); declared in
+omnisim/metrics/registry.py."""
 TERMINAL = "terminal"
 """Name of the stores' own level in the dealer-network KPIs (`dealer_profit.terminal`)."""
 COMPARISON_COLUMNS = tuple(c for c in COLUMNS if c != "unit")

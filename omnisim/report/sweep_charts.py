@@ -15,12 +15,14 @@ from matplotlib.figure import Figure
 from matplotlib.tri import Triangulation
 
 from omnisim.experiments.stats import t_interval
+from omnisim.metrics.registry import headline
 from omnisim.metrics.units import unit_label
 from omnisim.report.results import SweepResults, level_texts
 from omnisim.report.style import PALETTE, compact, value_axis
 
-HEADLINE = ("revenue", "brand_profit", "purchases", "fill_rate")
-"""The KPIs of the sensitivity panels and response surfaces (those the results have)."""
+HEADLINE = headline("sweep_report")
+"""The KPIs of the sensitivity panels and response surfaces (those the results have); declared in
+omnisim/metrics/registry.py."""
 
 _MEASURES = {
     "ST": (("ST", "total (ST)"), ("S1", "first order (S1)")),
