@@ -9,11 +9,10 @@ replications with common random numbers.
     >>> out.kpi("revenue")  # doctest: +SKIP
 """
 
+from omnisim._version import __version__
 from omnisim.api import RunOutput, build_report, compare, simulate, sweep
 from omnisim.scenario.loading import ScenarioError, load_scenario
 from omnisim.scenario.schema import Scenario
-
-__version__ = "0.1.0"
 
 __all__ = [
     "RunOutput",

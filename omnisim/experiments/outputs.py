@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from omnisim._version import __version__
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
@@ -85,8 +87,6 @@ def json_text(obj: object) -> str:
 
 
 def environment_info() -> dict[str, str]:
-    from omnisim import __version__
-
     return {
         "omnisim": __version__,
         "python": platform.python_version(),

@@ -45,13 +45,18 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from omnisim._version import __version__
 from omnisim.engine.simulation import ensure_memory
 from omnisim.experiments.executors import default_workers, open_executor, run_chunks
 from omnisim.experiments.folders import default_folder
 from omnisim.experiments.outputs import atomic_write_text, csv_text, environment_info, json_text
 from omnisim.experiments.runs import RunRecord, RunSpec, run_specs, warm_kernels
-from omnisim.scenario import loading
-from omnisim.scenario.loading import ScenarioError, apply_override, scenario_digest
+from omnisim.scenario.loading import (
+    ScenarioDraft,
+    ScenarioError,
+    apply_override,
+    scenario_digest,
+)
 from omnisim.scenario.schema import Scenario
 
 __all__ = [
@@ -525,11 +530,11 @@ def default_sweep_dir(plan: SweepPlan) -> Path:
 class _Builder:
     """Scenarios of a file (strategy and `--set` applied) with parameter values on top.
 
-    The loader's annotated tree of the base is built once; a row then only sets its values,
-    already parsed, on that tree and validates the result. Going through `--set` text for
-    every row would parse each value with the YAML reader again (about 1 ms each: a minute
-    of planning for a large Sobol design). Problems read exactly as the loader's for
-    ``--set PATH=VALUE``.
+    The loader's draft of the base is built once; a row then only sets its values, already
+    parsed, on that draft (`ScenarioDraft.with_value`) and validates the result. Going
+    through `--set` text for every row would parse each value with the YAML reader again
+    (about 1 ms each: a minute of planning for a large Sobol design). Problems read exactly
+    as the loader's for ``--set PATH=VALUE``, with VALUE as the parameter writes it.
     """
 
     def __init__(
@@ -539,28 +544,17 @@ class _Builder:
         overrides: Sequence[str],
     ) -> None:
         if isinstance(scenario, Mapping):
-            src = loading._from_dict(scenario, "<dict>")
+            draft = ScenarioDraft.from_dict(scenario)
         else:
-            src = loading._read(scenario)
-        self.overrides = list(overrides)
-        tree = loading._annotate(src)
-        if strategy is not None:
-            tree = loading._with_strategy(tree, src, strategy)
-        for index, assignment in enumerate(self.overrides):
-            tree = loading._override_tree(tree, assignment, index)
-        self.tree = tree
+            draft = ScenarioDraft.from_file(scenario)
+        self.draft = draft.with_strategy(strategy).with_overrides(list(overrides))
 
     def build(self, values: Sequence[tuple[Param, Value]] = ()) -> Scenario:
         """The validated scenario with each parameter set to its value."""
-        tree = self.tree
-        for k, (p, v) in enumerate(values):
-            label = f"--set {p.path}={p.text(v)}"
-            origin = loading._Origin(label, None, (1, len(self.overrides) + k))
-            node = loading._uniform(v, origin)
-            tree = loading._set_path(tree, p.path.split("."), node, label, ())
-        origins: dict[Any, Any] = {}
-        data = loading._flatten(tree, (), origins)
-        return loading._validate(data, origins)
+        draft = self.draft
+        for p, v in values:
+            draft = draft.with_value(p.path, v, label=f"--set {p.path}={p.text(v)}")
+        return draft.validate()
 
 
 def _param_problems(builder: _Builder, p: Param) -> list[str]:
@@ -659,8 +653,6 @@ def _plan(
 
 
 def _identity(plan: SweepPlan) -> dict[str, Any]:
-    from omnisim import __version__
-
     return {
         "omnisim": __version__,
         "scenario": plan.base.name,
