@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from omnisim import __version__
+from omnisim._version import __version__
 from omnisim.api import build_report, compare_results, default_out_dir, simulate
 from omnisim.api import sweep as run_sweep
 from omnisim.consumers.journey import kernels_cached

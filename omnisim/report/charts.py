@@ -18,6 +18,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 from omnisim.experiments.stats import t_interval
+from omnisim.metrics.registry import headline
 from omnisim.metrics.units import good_direction, kind_of, unit_label
 from omnisim.report.results import HEADLINE as HEADLINE_KPIS
 from omnisim.report.results import TERMINAL, ComparisonResults
@@ -29,15 +30,8 @@ from omnisim.report.style import (
     value_axis,
 )
 
-HEADLINE = (
-    "revenue",
-    "brand_profit",
-    "purchases",
-    "fill_rate",
-    "avg_rating",
-    "repeat_purchase_rate",
-)
-"""The KPIs of the comparison panels (those the results have)."""
+HEADLINE = headline("report_panels")
+"""The KPIs of the comparison panels (those the results have), from the KPI registry."""
 FUNNEL = ("needs", "searches", "purchases", "reviews")
 
 

@@ -400,3 +400,9 @@ def test_report_of_a_folder_that_is_no_results_copies_nothing(tmp_path):
     one_line_failure(invoke("report", junk), str(junk), "not a results folder")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk"]  # no staging copy made
     assert tree(junk) == {"big.bin": b"x" * 1000}
+
+
+def test_the_installed_version_is_the_package_version():
+    from importlib.metadata import version
+
+    assert version("omnisim") == __version__
