@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from omnisim.cli import app
-from omnisim.scenario import schema
+from omnisim.scenario import loading, schema
 from omnisim.scenario.loading import (
     MAX_FILE_BYTES,
     ScenarioError,
@@ -460,11 +460,23 @@ def test_a_file_over_5_mib_is_refused_from_its_size(tmp_path):
     with open(big, "wb") as f:
         f.truncate(MAX_FILE_BYTES + 1)  # sparse: its size says enough, nothing is read
     assert problems_of(load_scenario, big) == [
-        f"{big}: file too large (5,242,881 bytes; a scenario file may have at most 5 MiB)"
+        f"{big}: file too large (1,048,577 bytes; a scenario file may have at most 1 MiB)"
     ]
+
+
+def test_a_file_just_under_the_limit_is_read(tmp_path, monkeypatch):
+    # At a smaller limit, so that the YAML parse of the filler stays quick: the boundary is
+    # the same code.
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", 64 * 2**10)
     ok = tmp_path / "ok.yaml"
-    ok.write_text("name: ok\n" + "#" * (MAX_FILE_BYTES - 100) + "\n")
+    ok.write_text("name: ok\n" + ("#" * 79 + "\n") * ((64 * 2**10 - 100) // 80))
+    assert ok.stat().st_size <= 64 * 2**10
     assert read_document(ok) == {"name": "ok"}
+    ok.write_text(ok.read_text() + "#" * 200 + "\n")
+    assert problems_of(load_scenario, ok) == [
+        f"{ok}: file too large ({ok.stat().st_size:,} bytes; a scenario file may have at most "
+        "65,536 bytes)"
+    ]
 
 
 def test_a_file_whose_size_is_not_told_is_read_only_up_to_the_limit(tmp_path, monkeypatch):
@@ -502,8 +514,8 @@ def test_a_file_whose_size_is_not_told_is_read_only_up_to_the_limit(tmp_path, mo
     monkeypatch.setattr(os, "stat", stat)
     monkeypatch.setattr(os, "fdopen", lambda fd, *a, **k: Counting(real_fdopen(fd, *a, **k)))
     assert problems_of(load_scenario, path) == [
-        f"{path}: file too large (more than 5,242,880 bytes; a scenario file may have at most "
-        "5 MiB)"
+        f"{path}: file too large (more than 1,048,576 bytes; a scenario file may have at most "
+        "1 MiB)"
     ]
     assert reads == [MAX_FILE_BYTES + 1]
 
