@@ -1,7 +1,8 @@
 """Print the scenario field reference (markdown tables) from the pydantic models.
 
 The models (``omnisim/scenario/``, one module per section, all re-exported by ``schema.py``)
-are the single source of truth for the scenario language; this script renders them so that ``docs/scenario.md`` cannot drift from them.
+are the single source of truth for the scenario language; this script renders them so that
+``docs/scenario.md`` cannot drift from them.
 
     python docs/tools/gen_field_table.py                         # print the tables
     python docs/tools/gen_field_table.py --update docs/scenario.md  # rewrite the marked block
