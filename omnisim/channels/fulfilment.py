@@ -244,7 +244,7 @@ class Fulfilment:
         self.pickup_p = np.zeros(n_ch)
         self._store_tables = (chan.store_first, chan.store_count, chan.store_flat)
 
-    def ctx_tuple(self) -> tuple:
+    def state(self) -> tuple:
         """The tuple the journey kernel finds at ``ctx[17]`` (layout in the module docstring)."""
         return (
             self.params,
@@ -275,7 +275,7 @@ class Fulfilment:
         out = []
         n = self.count[ci, r] + len(self.o2o_channels)
         for k in range(n):
-            node, _, _ = candidate(consumer, ci, r, k, self.ctx_tuple(), sf, sc, sl)
+            node, _, _ = candidate(consumer, ci, r, k, self.state(), sf, sc, sl)
             if node >= 0:
                 out.append(self.node_names[node])
         return out

@@ -204,17 +204,17 @@ class Journey:
             (self.rating_sum, self.rating_n),
             self.weights,
             keys,
-            ledger.arrays(),
+            ledger.state(),
             inventory.asked,
-            media.arrays if media is not None else md.off_arrays(),  # ctx[12]: the media plan
-            so.disabled_ctx() if social is None else social,  # ctx[13]: word of mouth
-            self.membership.arrays(),  # ctx[14]: the membership programme
-            self.lifecycle.ctx_tuple(),  # ctx[15]: customer lifecycle (lifecycle.py)
-            shk.off_ctx() if shocks is None else shocks.ctx_tuple(),  # ctx[16]: shocks
-            self.fulfilment.ctx_tuple(),  # ctx[17]: omnichannel fulfilment (fulfilment.py)
+            media.state() if media is not None else md.off(),  # ctx[12]: the media plan
+            so.off() if social is None else social,  # ctx[13]: word of mouth
+            self.membership.state(),  # ctx[14]: the membership programme
+            self.lifecycle.state(),  # ctx[15]: customer lifecycle (lifecycle.py)
+            shk.off() if shocks is None else shocks.state(),  # ctx[16]: shocks
+            self.fulfilment.state(),  # ctx[17]: omnichannel fulfilment (fulfilment.py)
         )
         # Each consumer's live calendar time when clicks can make entries stale (else empty).
-        self._due = self._ctx_static[12][md.DUE]
+        self._due = md.due_times(self._ctx_static[12])
 
     def rating(self) -> np.ndarray:
         """Public rating per channel: Bayesian average (m * prior + sum) / (m + n) (stars)."""
@@ -471,7 +471,7 @@ def advance_batch(ev_ids, ev_t, ctx, sched, trail, counts, do_trail, price, util
             t = ev_t[e]
             if e + PREFETCH_AHEAD < n:
                 _prefetch_consumer(ctx[0], ev_ids[e + PREFETCH_AHEAD])
-                prefetch(ctx[15][0], ev_ids[e + PREFETCH_AHEAD])  # customer lifecycle state
+                lcm.prefetch_consumer(ctx[15], ev_ids[e + PREFETCH_AHEAD])
             e += 1
         elif counts[2] > 0:
             i, t = _heap_pop(heap_ids, heap_t, counts)
@@ -548,7 +548,7 @@ def _decide(i, t, ctx, sched, trail, counts, do_trail, price, util, cons):
     r = region[i]
     sw = switches[i]
     soc = ctx[13]  # word of mouth: purchase intent in every channel's utility
-    social = soc[0][so.P_ON] > 0.0
+    social = so.enabled(soc)
     intent = so.intent_utility(i, t, soc) if social else 0.0
     first = sw == 0
     inw = _in(lwin, t)
@@ -1002,8 +1002,7 @@ def _review(i, t, ctx, sched, trail, counts, do_trail):
         + w[SAT_NOISE] * rs.normal(keys[rs.REVIEW], i, j, 0)
     )
     u_post, u_churn = rs.uniform2(keys[rs.REVIEW], i, j, 1)
-    if ctx[13][0][so.P_ON] > 0.0:
-        ctx[13][so.K_SAT][i] = sat  # word of mouth: the valence of this consumer's talks
+    so.on_use(i, sat, ctx[13])  # word of mouth: the valence of this consumer's talks
     acc, lwin = led[0], led[5]
     inw = _in(lwin, t)
     if inw:

@@ -40,6 +40,7 @@ from numba import njit
 
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
+from omnisim.engine.prefetch import prefetch
 
 if TYPE_CHECKING:
     from omnisim.engine.ledger import Ledger
@@ -86,9 +87,9 @@ class CustomerLifecycle:
         lc = sc.lifecycle
         horizon, warmup = float(sc.horizon_days), float(sc.warmup_days)
         self.n_periods = ledger.n_periods
-        self.state = np.zeros(n, dtype=STATE_DTYPE)
-        self.state["acquired"] = np.nan
-        self.state["first"] = -1
+        self.records = np.zeros(n, dtype=STATE_DTYPE)
+        self.records["acquired"] = np.nan
+        self.records["first"] = -1
         clv_days = np.inf if lc.clv_days is None else float(lc.clv_days)
         self.params = np.array(
             [
@@ -112,9 +113,9 @@ class CustomerLifecycle:
         purchase served there (docs/model.md, 16b)."""
         self.node_unit_margin[terminals] = unit_margin
 
-    def ctx_tuple(self) -> tuple:
-        """The tuple the journey kernel finds at ``ctx[15]`` (layout in the module docstring)."""
-        return (self.state, self.params, self.active_diff, self.node_unit_margin)
+    def state(self) -> tuple:
+        """The lifecycle's kernel state (layout in the module docstring)."""
+        return (self.records, self.params, self.active_diff, self.node_unit_margin)
 
     def active_series(self) -> np.ndarray:
         """Active customers at each ledger period end (count)."""
@@ -126,8 +127,8 @@ class CustomerLifecycle:
         series = self.active_series()
         ledger.series[:, lg.TS_ACTIVE_CUSTOMERS] = series
         bought = purchases_in_window > 0
-        churned = (self.state["flags"] & CHURNED_IN_WINDOW) != 0
-        mask = self.state["mask"]
+        churned = (self.records["flags"] & CHURNED_IN_WINDOW) != 0
+        mask = self.records["mask"]
         return {
             "churners": int(churned.sum()),
             "customers": int((bought | churned).sum()),
@@ -163,6 +164,12 @@ def first_end_from(x, warmup, horizon, period, n):
     while k < n and period_end(k, warmup, horizon, period, n) < x:
         k += 1
     return k
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def prefetch_consumer(lc, i):
+    """Start loading consumer ``i``'s lifecycle record (a hint; changes no result)."""
+    prefetch(lc[0], i)
 
 
 @njit(cache=True, inline="always", _nrt=False)

@@ -9,7 +9,11 @@ compiled journey kernel can add to it directly; `Ledger.as_dict` gives it names.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+
+from omnisim.engine.state import F64, Float, build
 
 SCALARS = (
     "needs",
@@ -204,6 +208,25 @@ TS_ADOPTERS = SERIES_COLUMNS.index("adopters")  # word of mouth
 TS_ACTIVE_CUSTOMERS = SERIES_COLUMNS.index("active_customers")  # customer lifecycle
 
 
+class Window(NamedTuple):
+    """The measurement window (days): tallies count what happens in [warmup, horizon)."""
+
+    warmup: Float
+    horizon: Float
+    period: Float  # length of one period of the time series
+
+
+class LedgerState(NamedTuple):
+    """The tallies the compiled kernels add to (their columns are the constants above)."""
+
+    acc: F64[1]  # the run's scalars (SCALARS)
+    channel: F64[2]  # per channel (CHANNEL_COLUMNS)
+    node: F64[2]  # per stock node (NODE_COLUMNS)
+    series: F64[2]  # per period (SERIES_COLUMNS)
+    series_channel: F64[2]  # per period and channel: revenue (currency)
+    window: Window
+
+
 class Ledger:
     """Tallies of one replication."""
 
@@ -220,10 +243,17 @@ class Ledger:
         self.series = np.zeros((self.n_periods, len(SERIES_COLUMNS)))
         self.series_channel_revenue = np.zeros((self.n_periods, n_channels))
 
-    def arrays(self) -> tuple:
-        """The arrays the journey kernel adds to, with the window (warmup, horizon, period)."""
-        window = np.array([self.warmup, self.horizon, self.period])
-        return (self.acc, self.channel, self.node, self.series, self.series_channel_revenue, window)
+    def state(self) -> LedgerState:
+        """The arrays the compiled kernels add to, with the measurement window."""
+        return build(
+            LedgerState,
+            acc=self.acc,
+            channel=self.channel,
+            node=self.node,
+            series=self.series,
+            series_channel=self.series_channel_revenue,
+            window=build(Window, warmup=self.warmup, horizon=self.horizon, period=self.period),
+        )
 
     def __getitem__(self, name: str) -> float:
         return float(self.acc[SCALARS.index(name)])

@@ -404,7 +404,7 @@ class Simulation:
             self.ledger,
             self.trail is not None,
             self.media,
-            self.social.ctx() if self.social is not None else None,
+            self.social.state() if self.social is not None else None,
             self.shocks,
         )
 

@@ -85,8 +85,8 @@ def snapshot_bytes_per_consumer(sc: Scenario) -> int:
 _OFF: tuple | None = None
 
 
-def off_ctx() -> tuple:
-    """The kernel's ``ctx[16]`` without shocks (K = 0)."""
+def off() -> tuple:
+    """The kernel state without shocks (K = 0)."""
     global _OFF
     if _OFF is None:
         empty = np.zeros(0)
@@ -107,8 +107,8 @@ class Shocks:
         self.lead = np.array([s.lead_time_multiplier for s in self.shocks], dtype=np.float64)
         self.n_channels = len(sc.channels)
 
-    def ctx_tuple(self) -> tuple:
-        """The kernel's ``ctx[16]``: ``(start, end, log_traffic, lead)`` (module docstring)."""
+    def state(self) -> tuple:
+        """The shocks' kernel state: ``(start, end, log_traffic, lead)`` (module docstring)."""
         return (self.start_day, self.end_day, self.log_traffic, self.lead)
 
     def spans(self) -> list[dict]:

@@ -129,9 +129,16 @@ def _empty_tables(n_seg: int) -> tuple:
     )
 
 
-def off_arrays() -> tuple:
-    """ctx[12] without a media plan: empty arrays of the same types (every switch off)."""
+def off() -> tuple:
+    """The kernel state without a media plan: empty arrays of the same types (every switch
+    off)."""
     return _empty_tables(1)
+
+
+def due_times(state: tuple) -> np.ndarray:
+    """Each consumer's live calendar time in the media state ``state`` (empty when no click
+    can leave a stale calendar entry)."""
+    return state[DUE]
 
 
 def bytes_per_consumer(sc: Scenario) -> int:
@@ -307,6 +314,10 @@ class MediaRuntime:
                 self._click_room += math.ceil(top * dt * fpar[m, F_PER_MONEY]) + 1
 
     # -------------------------------------------------------------- engine hooks
+
+    def state(self) -> tuple:
+        """The media plan's kernel state."""
+        return self.arrays
 
     @property
     def due(self) -> np.ndarray:

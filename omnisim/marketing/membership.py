@@ -189,8 +189,8 @@ class MembershipState:
         self.joined[member] = initial_channels(sc, member, segment, recognises, key)[member]
         self.initial_members = int(member.sum())
 
-    def arrays(self) -> tuple:
-        """The kernel's tuple (ctx[14]), in the order of the M_* constants."""
+    def state(self) -> tuple:
+        """The programme's kernel state, in the order of the M_* constants."""
         return (
             self.params,
             self.tier_min,

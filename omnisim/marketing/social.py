@@ -536,8 +536,8 @@ def _disabled() -> tuple:
     )
 
 
-def disabled_ctx() -> tuple:
-    """The kernel tuple of a run without word of mouth."""
+def off() -> tuple:
+    """The kernel state of a run without word of mouth."""
     return _disabled()
 
 
@@ -607,7 +607,7 @@ class WordOfMouth:
         par[P_HORIZON] = horizon
         par[P_N] = n
         g = self.graph
-        self._window = ledger.arrays()[5]
+        self._window = ledger.state().window
         self._period = 0  # next period whose end has not been recorded
         self._ctx = (
             par,
@@ -630,8 +630,8 @@ class WordOfMouth:
             np.array([np.inf, np.inf, 0.0]),  # next talk, next post, last event
         )
 
-    def ctx(self) -> tuple:
-        """The kernel tuple (ctx[13] of the journey kernel)."""
+    def state(self) -> tuple:
+        """Word of mouth's kernel state."""
         return self._ctx
 
     def kol_followers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -686,6 +686,20 @@ class WordOfMouth:
 
 # ------------------------------------------------------------------------------------------
 # Compiled part (no allocation: called from the journey kernel, which runs without NRT)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def enabled(soc) -> bool:
+    """Whether word of mouth runs (a ``social`` section)."""
+    return soc[K_PAR][P_ON] > 0.0
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def on_use(i, sat, soc):
+    """Consumer ``i`` used the product with satisfaction ``sat`` (scale points): the valence
+    of their later talks."""
+    if soc[K_PAR][P_ON] > 0.0:
+        soc[K_SAT][i] = sat
 
 
 @njit(cache=True, inline="always", _nrt=False)

@@ -157,9 +157,9 @@ def settle(f, chan, consumer, region, channel, node, mode, value, taker=-1):
         mode,
         value,
         split,
-        f.ctx_tuple(),
+        f.state(),
         chan.params(),
-        ledger.arrays(),
+        ledger.state(),
         0.5,
     )
     assert sum(split) == pytest.approx(value, rel=1e-12)  # conservation

@@ -89,7 +89,7 @@ def test_compiled_helpers_follow_the_active_shock(small) -> None:
         {"name": "early", "start_day": 10, "end_day": 20, "traffic": {"platform": 4.0}},
     )
     sh = shk.Shocks(sc)
-    ctx = sh.ctx_tuple()
+    ctx = sh.state()
     platform = [c.name for c in sc.channels].index("platform")
     assert [s["name"] for s in sh.spans()] == ["early", "late"]  # time order
     assert shk.log_traffic(platform, 9.999, ctx) == 0.0
@@ -104,7 +104,7 @@ def test_compiled_helpers_follow_the_active_shock(small) -> None:
         1.0,
     ]
     assert [sh.lead_multiplier(t) for t in (15.0, 30.0, 35.0)] == [1.0, 3.0, 1.0]
-    off = shk.off_ctx()
+    off = shk.off()
     assert shk.log_traffic(0, 15.0, off) == 0.0 and shk.lead_factor(15.0, off) == 1.0
 
 

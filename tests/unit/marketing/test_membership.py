@@ -110,7 +110,7 @@ def test_benefit_by_recognition_tier_and_channel(recognition):
     member = np.array([True, True, False, True])
 
     def b(i, c):
-        return ms.benefit(i, c, member, disc, recog, 0.3, st.arrays())
+        return ms.benefit(i, c, member, disc, recog, 0.3, st.state())
 
     # Consumer 0 (basic, joined in store): in store the channel's 5 % beats the tier's 2 %.
     assert b(0, 0) == pytest.approx((0.95, 0.3, 1 * 0.02 * 0.5, 0.0))
@@ -128,7 +128,7 @@ def test_benefit_by_recognition_tier_and_channel(recognition):
         assert b(3, 0) == (1.0, 0.0, 0.0, 0.0)
     # Without free delivery the gold member pays the fee where recognised too.
     st, disc, recog = _state(recognition, free=False)
-    assert ms.benefit(1, 2, member, disc, recog, 0.3, st.arrays())[3] == 9.0
+    assert ms.benefit(1, 2, member, disc, recog, 0.3, st.state())[3] == 9.0
 
 
 def test_without_a_programme_the_helper_is_todays_rule():
@@ -137,9 +137,9 @@ def test_without_a_programme_the_helper_is_todays_rule():
     disc = np.array([c.member_discount for c in sc.channels])
     recog = np.array([c.recognises_membership for c in sc.channels])
     member = np.array([True, False])
-    assert ms.benefit(0, 0, member, disc, recog, 0.3, st.arrays()) == (0.95, 0.3, 0.0, 0.0)
-    assert ms.benefit(0, 1, member, disc, recog, 0.3, st.arrays()) == (1.0, 0.0, 0.0, 0.0)
-    assert ms.benefit(1, 0, member, disc, recog, 0.3, st.arrays()) == (1.0, 0.0, 0.0, 0.0)
+    assert ms.benefit(0, 0, member, disc, recog, 0.3, st.state()) == (0.95, 0.3, 0.0, 0.0)
+    assert ms.benefit(0, 1, member, disc, recog, 0.3, st.state()) == (1.0, 0.0, 0.0, 0.0)
+    assert ms.benefit(1, 0, member, disc, recog, 0.3, st.state()) == (1.0, 0.0, 0.0, 0.0)
     assert len(st.joined) == 0  # no per-consumer state without a programme
 
 

@@ -281,7 +281,7 @@ def test_talk_count_poisson_with_adopters_arriving_by_innovation():
     data["journey"]["aware_after_purchase"] = False
     sim = Simulation(Scenario.model_validate(data), 0)
     res = sim.run()
-    soc = sim.social.ctx()
+    soc = sim.social.state()
     t_in = soc[so.K_INNOV_T]
     assert res.kpis["adopters"] == pytest.approx(len(t_in) / n)
     assert np.array_equal(np.sort(soc[so.K_ADOPTERS][: len(t_in)]), np.sort(soc[so.K_INNOV_ID]))
@@ -306,7 +306,7 @@ def test_pending_purchase_adoptions_enter_in_time_order_and_drive_the_talk_rate(
         awareness_lift=0.0,
     )
     sim = Simulation(sc, 0)
-    soc, aw = sim.social.ctx(), sim.population.awareness.copy()
+    soc, aw = sim.social.state(), sim.population.awareness.copy()
     acc, lwin = np.zeros_like(sim.ledger.acc), np.array([0.0, T])
     rng = np.random.default_rng(5)
     t_adopt = rng.uniform(0.0, T, size=n // 2)
@@ -356,7 +356,7 @@ def test_adopter_series_rises_to_the_kpi():
     # Buyers mode: adopters are exactly the consumers who bought (before or in the window).
     sim = Simulation(sc, 0)
     sim.run()
-    adopted = sim.social.ctx()[so.K_ADOPTED].astype(bool)
+    adopted = sim.social.state()[so.K_ADOPTED].astype(bool)
     bought = sim.population.ever_bought
     assert np.array_equal(adopted, bought)
 
@@ -383,7 +383,7 @@ def test_intent_rebased_decay_and_sign():
         intent_half_life_days=10.0,
     )
     sim = Simulation(sc, 0)
-    soc = sim.social.ctx()
+    soc = sim.social.state()
     aw = sim.population.awareness
     soc[so.K_SAT][3] = 2.0
     soc[so.K_SAT][4] = -4.0
@@ -409,7 +409,7 @@ def test_intent_bounded_by_tells_and_satisfaction():
     )
     sim = Simulation(sc, 0)
     sim.run()
-    soc = sim.social.ctx()
+    soc = sim.social.state()
     intent = sim.social.intent(40.0)
     sat = soc[so.K_SAT]
     talks = int(soc[so.K_CNT][so.C_TALKS])
@@ -471,7 +471,7 @@ def test_without_social_nothing_changes(small):
 
 def test_disabled_tuple_has_the_enabled_types():
     sim = Simulation(social_market(100, 5.0), 0)
-    on, off = sim.social.ctx(), so.disabled_ctx()
+    on, off = sim.social.state(), so.off()
     assert len(on) == len(off)
     assert [a.dtype for a in on] == [a.dtype for a in off]
     assert [a.ndim for a in on] == [a.ndim for a in off]

@@ -114,9 +114,9 @@ def test_cross_channel_share_on_a_constructed_case(small):
     led = Ledger(6, 4, small.warmup_days, small.horizon_days, 7.0)
     lc = CustomerLifecycle(small, 7, led)
     # None; one channel; channels 0 and 1; channel 2; channels 0 and 15; channel 15; 0, 3, 5.
-    lc.state["mask"] = [0, 1, 3, 4, 0x8001, 0x8000, 0b101001]
+    lc.records["mask"] = [0, 1, 3, 4, 0x8001, 0x8000, 0b101001]
     bought = np.array([0, 1, 2, 1, 3, 1, 4], dtype=np.uint16)
-    lc.state["flags"][:2] = 1  # churned in the window (the first without buying in it)
+    lc.records["flags"][:2] = 1  # churned in the window (the first without buying in it)
     out = lc.finish(led, bought)
     assert out["cross_channel_buyers"] == 3
     assert out["churners"] == 2
