@@ -9,10 +9,12 @@ bucket width.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
+from omnisim.engine.state import F64, I64, Bool, build, from_object
 from omnisim.scenario.schema import OFFLINE_TYPES, ChannelType, Scenario
 
 
@@ -39,6 +41,62 @@ class Geography:
                 days[i, j] = days[j, i] = d
         shares = np.array([x.population_share for x in m.regions], dtype=np.float64)
         return cls(names, shares / shares.sum(), days)
+
+
+class StoreIndex(NamedTuple):
+    """The stores of each offline channel in each region, as CSR arrays: the stores of channel
+    c in region r are ``flat[first[c, r] : first[c, r] + count[c, r]]`` (node numbers)."""
+
+    first: I64[2]
+    count: I64[2]
+    flat: I64[1]
+
+
+class Sessions(NamedTuple):
+    """Livestream sessions per channel: every ``every`` days from ``start``, open for
+    ``duration`` days (every 0: always open), at a price cut ``discount`` (fraction)."""
+
+    every: F64[1]
+    start: F64[1]
+    duration: F64[1]
+    discount: F64[1]
+
+
+class Promotions(NamedTuple):
+    """Price promotions: promotion k cuts the price by ``discount[k]`` (fraction) in the
+    channels of ``mask[k]`` during [start[k], end[k]) (days)."""
+
+    start: F64[1]
+    end: F64[1]
+    discount: F64[1]
+    mask: Bool[2]
+
+
+class ChannelState(NamedTuple):
+    """Per-channel parameters as the journey kernel reads them (index = channel number)."""
+
+    price_index: F64[1]  # channel price / list price
+    asc: F64[1]  # alternative-specific constant of the utility (utils)
+    visibility: F64[1]  # consideration intercept (log-odds)
+    commission: F64[1]  # platform commission (fraction of the value)
+    intermediary_margin: F64[1]  # dealer or host margin (fraction of the value)
+    order_cost: F64[1]  # cost per order to the brand (currency)
+    service_quality: F64[1]  # satisfaction constant (scale points)
+    member_discount: F64[1]  # price cut for members (fraction)
+    travel_days: F64[1]  # mean trip to a store (days)
+    recognises: Bool[1]  # the channel recognises membership
+    offline: Bool[1]  # a store channel
+    reach: F64[2]  # channel x region: probability a consumer can use the channel
+    stores: StoreIndex
+    ship_node: I64[2]  # channel x region: the nearest node of an online channel
+    expected_lead: F64[2]  # channel x region: handling plus transport (days)
+    promised: F64[2]  # channel x region: delivery promise (days)
+    handling_days: F64[1]  # handling at the shipping node (days)
+    delivery_delay: F64[1]  # mean random delay of a delivery (days)
+    sessions: Sessions
+    promos: Promotions
+    node_price: F64[1]  # per node: consumer price set by the dealer network (0: the channel's)
+    node_priced: Bool[1]  # the channel has dealer-priced stores
 
 
 class ChannelTable:
@@ -150,45 +208,36 @@ class ChannelTable:
     def index(self, name: str) -> int:
         return self.names.index(name)
 
-    def params(self) -> tuple:
-        """The arrays the journey kernel reads, in the order it unpacks them."""
-        return (
-            self.price_index,
-            self.asc,
-            self.visibility,
-            self.commission,
-            self.intermediary_margin,
-            self.order_cost,
-            self.service_quality,
-            self.member_discount,
-            self.travel_days,
-            self.recognises,
-            self.offline,
-            self.reach,
-            self.store_first,
-            self.store_count,
-            self.store_flat,
-            self.ship_node,
-            self.expected_lead,
-            self.promised,
-            self.handling_days,
-            self.delivery_delay,
-            self.session_every,
-            self.session_start,
-            self.session_duration,
-            self.session_discount,
-            self.promo_start,
-            self.promo_end,
-            self.promo_discount,
-            self.promo_mask,
-            self.node_price,
-            self.node_priced,
+    def stores(self) -> StoreIndex:
+        return build(
+            StoreIndex, first=self.store_first, count=self.store_count, flat=self.store_flat
+        )
+
+    def state(self) -> ChannelState:
+        """The arrays the journey kernel reads (it shares them: `set_node_prices` reaches it)."""
+        sessions = build(
+            Sessions,
+            every=self.session_every,
+            start=self.session_start,
+            duration=self.session_duration,
+            discount=self.session_discount,
+        )
+        promos = build(
+            Promotions,
+            start=self.promo_start,
+            end=self.promo_end,
+            discount=self.promo_discount,
+            mask=self.promo_mask,
+        )
+        return from_object(
+            ChannelState, self, stores=self.stores(), sessions=sessions, promos=promos
         )
 
 
 @njit(cache=True)
-def is_open(ci: int, t: float, every: np.ndarray, start: np.ndarray, duration: np.ndarray) -> bool:
+def is_open(ci: int, t: float, sessions: Sessions) -> bool:
     """Whether channel ``ci`` takes orders at ``t``: always, but a livestream only in a session."""
+    every, start, duration = sessions.every, sessions.start, sessions.duration
     if every[ci] <= 0.0:
         return True
     since = t - start[ci]
@@ -197,16 +246,12 @@ def is_open(ci: int, t: float, every: np.ndarray, start: np.ndarray, duration: n
 
 @njit(cache=True)
 def price_cut(
-    ci: int,
-    t: float,
-    live: bool,
-    session_discount: np.ndarray,
-    promo_start: np.ndarray,
-    promo_end: np.ndarray,
-    promo_discount: np.ndarray,
-    promo_mask: np.ndarray,
+    ci: int, t: float, live: bool, sessions: Sessions, promos: Promotions
 ) -> tuple[float, bool]:
     """(multiplier on the channel price, promotion running) at ``t``; cuts compound."""
+    session_discount = sessions.discount
+    promo_start, promo_end = promos.start, promos.end
+    promo_discount, promo_mask = promos.discount, promos.mask
     factor = 1.0
     promo = False
     for k in range(len(promo_start)):
@@ -219,11 +264,9 @@ def price_cut(
 
 
 @njit(cache=True, inline="always")
-def store_for(
-    ci: int, region: int, cid: int, first: np.ndarray, count: np.ndarray, flat: np.ndarray
-) -> int:
+def store_for(ci: int, region: int, cid: int, stores: StoreIndex) -> int:
     """The store a consumer visits for offline channel ``ci``: one of the channel's stores in
     their region, fixed per consumer (a multiplicative hash of the id spreads them evenly)."""
-    n = count[ci, region]
+    n = stores.count[ci, region]
     pick = ((cid * 2654435761) >> 7) % n if n > 0 else 0
-    return flat[first[ci, region] + pick]
+    return stores.flat[stores.first[ci, region] + pick]

@@ -8,79 +8,65 @@ equations are in ``docs/model.md``, section "Omnichannel fulfilment and profit a
 the KPIs in ``docs/outputs.md``. This module holds
 
 * `Fulfilment`: the routing tables, built once in Python, and the kernel's inputs, handed to the
-  journey kernel as ONE tuple at ``ctx[17]`` (`Fulfilment.ctx_tuple`);
+  journey kernel as one `FulfilmentState` (`Fulfilment.state`);
 * compiled helpers the journey kernel calls: `route` (the candidate an online order goes to),
   `candidate` (the k-th candidate of a consumer's list), `pool_pick` (the node an endless-aisle
   order ships from), `nest` (the pick-up / delivery nest of BOPIS) and `settle` (the split of a
   purchase's value, with the allocation's credits and tallies).
 
 There is no per-consumer state: every input is per channel, region or node (0 bytes a consumer).
-
-Layout of the ``ctx[17]`` tuple (index constants ``F_*``):
-
-* ``F_PARAMS`` (float64): the settings, at the ``P_*`` indices below (``P_ON`` 0: the feature is
-  off and the kernel behaves exactly as without it);
-* ``F_FIRST``, ``F_COUNT`` (int64, channels x regions) and ``F_NODE`` (int64), ``F_HANDLING``
-  (float64): the static candidate list of each (channel, region) as CSR arrays, with each
-  candidate's handling time (days);
-* ``F_O2O_POS`` (int64, channels x regions): where the consumer's own stores (O2O) enter the
-  list: after that many static candidates; ``F_O2O_CHANNELS`` (int64): the offline channels
-  whose store in the consumer's region is an O2O candidate (empty without O2O);
-* ``F_POOL_FIRST``, ``F_POOL_COUNT`` (int64, regions) and ``F_POOL_NODE`` (int64): the
-  endless-aisle pool of each region, nearest first;
-* ``F_IS_STORE`` (bool, nodes), ``F_DEALER`` (bool, nodes: dealer-owned), ``F_OWN`` (bool,
-  channels x nodes: node listed in the channel's ``nodes``);
-* ``F_LEAD``, ``F_PROMISE`` (float64, channels x regions): expected lead time (handling plus
-  transport, without the random delay) and promise of the first candidate (days);
-* ``F_BOPIS`` (bool, channels): the online channel offers pick-up in store;
-* ``F_PICKUP_P`` (float64, channels): scratch written by each decision, the probability of the
-  pick-up branch of each considered channel (0 where none).
+``FulfilmentState.on`` false: the feature is off and the kernel behaves exactly as without it.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from omnisim.channels.catalog import ChannelTable, Geography, store_for
 from omnisim.engine import ledger as lg
+from omnisim.engine.state import F64, I64, Bool, Flag, Float, Int, build
 from omnisim.scenario.schema import OFFLINE_TYPES, Scenario
 
-# Indices of the params vector (ctx[17][F_PARAMS]).
-(
-    P_ON,  # 1: some omnichannel fulfilment or allocation rule is on
-    P_SHARED,  # 1: shared inventory (rerouting to the pool, endless aisle)
-    P_AISLE_ACCEPT,  # probability a store visitor meeting a stock-out accepts home delivery
-    P_STORE_HANDLING,  # handling time of a store that ships or hands over an order (days)
-    P_BOPIS,  # 1: buy online, pick up in store
-    P_READY_DAYS,  # time from order to goods ready for pick-up (days)
-    P_PICKUP_EFFORT,  # disutility of collecting (utility units)
-    P_PICKUP_CHANNEL,  # offline channel whose stores hand out pick-ups (-1: none)
-    P_TAKER_SHARE,  # share of the value net of commission (and host margin) kept by the taker
-    P_TERRITORY_CHANNEL,  # offline channel credited with the territory commission (-1: none)
-    P_TERRITORY_SHARE,  # territory commission as a share of the value net of commission
-) = range(11)
 
-# Indices of the ctx[17] tuple.
-(
-    F_PARAMS,
-    F_FIRST,
-    F_COUNT,
-    F_NODE,
-    F_HANDLING,
-    F_O2O_POS,
-    F_O2O_CHANNELS,
-    F_POOL_FIRST,
-    F_POOL_COUNT,
-    F_POOL_NODE,
-    F_IS_STORE,
-    F_DEALER,
-    F_OWN,
-    F_LEAD,
-    F_PROMISE,
-    F_BOPIS,
-    F_PICKUP_P,
-) = range(17)
+class FulfilmentState(NamedTuple):
+    """Omnichannel fulfilment as the journey kernel reads it (days, fractions, node numbers)."""
+
+    on: Flag  # some omnichannel fulfilment or allocation rule is on
+    shared: Flag  # shared inventory (rerouting to the pool, endless aisle)
+    aisle_accept: Float  # probability a store visitor meeting a stock-out accepts delivery
+    store_handling: Float  # handling time of a store that ships or hands over an order (days)
+    bopis: Flag  # buy online, pick up in store
+    ready_days: Float  # time from order to goods ready for pick-up (days)
+    pickup_effort: Float  # disutility of collecting (utils)
+    pickup_channel: Int  # offline channel whose stores hand out pick-ups (-1: none)
+    taker_share: Float  # share of the value net of commission (and host margin) kept by the taker
+    territory_channel: Int  # offline channel credited with the territory commission (-1: none)
+    territory_share: Float  # territory commission as a share of the value net of commission
+    # The static candidate list of each (channel, region) as CSR arrays, with each candidate's
+    # handling time (days).
+    first: I64[2]
+    count: I64[2]
+    node: I64[1]
+    handling: F64[1]
+    # Where the consumer's own stores (O2O) enter the list: after that many static candidates;
+    # the offline channels whose store in the consumer's region is an O2O candidate.
+    o2o_pos: I64[2]
+    o2o_channels: I64[1]
+    # The endless-aisle pool of each region, nearest first (CSR).
+    pool_first: I64[1]
+    pool_count: I64[1]
+    pool_node: I64[1]
+    is_store: Bool[1]  # per node
+    dealer: Bool[1]  # per node: dealer-owned
+    own: Bool[2]  # channel x node: the node is listed in the channel's ``nodes``
+    lead: F64[2]  # channel x region: expected lead of the first candidate, without the delay
+    promise: F64[2]  # channel x region: the promise of the first candidate (days)
+    offers_pickup: Bool[1]  # per channel: the online channel offers pick-up in store
+    pickup_p: F64[1]  # scratch of each decision: the pick-up branch's probability per channel
+
 
 # How an order was fulfilled; every mode but MODE_OWN is a cross-fulfilment (the value of the
 # trail's `cross_fulfilment` rows).
@@ -147,19 +133,19 @@ class Fulfilment:
                 if b.pickup_channel is not None
                 else next(ci for ci in range(n_ch) if offline[ci])
             )
-        self.params = np.zeros(11)
-        p = self.params
-        p[P_ON] = float(self.on)
-        p[P_SHARED] = float(shared)
-        p[P_AISLE_ACCEPT] = om.endless_aisle_acceptance
-        p[P_STORE_HANDLING] = om.store_handling_days
-        p[P_BOPIS] = float(b is not None)
-        p[P_READY_DAYS] = b.ready_hours / 24.0 if b is not None else 0.0
-        p[P_PICKUP_EFFORT] = b.pickup_effort if b is not None else 0.0
-        p[P_PICKUP_CHANNEL] = pickup
-        p[P_TAKER_SHARE] = a.order_taker_share
-        p[P_TERRITORY_CHANNEL] = territory
-        p[P_TERRITORY_SHARE] = a.territory_share if territory >= 0 else 0.0
+        self.settings = {
+            "on": self.on,
+            "shared": shared,
+            "aisle_accept": om.endless_aisle_acceptance,
+            "store_handling": om.store_handling_days,
+            "bopis": b is not None,
+            "ready_days": b.ready_hours / 24.0 if b is not None else 0.0,
+            "pickup_effort": b.pickup_effort if b is not None else 0.0,
+            "pickup_channel": pickup,
+            "taker_share": a.order_taker_share,
+            "territory_channel": territory,
+            "territory_share": a.territory_share if territory >= 0 else 0.0,
+        }
         self.bopis = np.array(
             [
                 b is not None and not offline[ci] and (b.channels is None or name in b.channels)
@@ -242,28 +228,29 @@ class Fulfilment:
         self.pool_first, self.pool_count = pool_first, pool_count
         self.pool = np.array(pool, dtype=np.int64)
         self.pickup_p = np.zeros(n_ch)
-        self._store_tables = (chan.store_first, chan.store_count, chan.store_flat)
+        self._stores = chan.stores()
 
-    def state(self) -> tuple:
-        """The tuple the journey kernel finds at ``ctx[17]`` (layout in the module docstring)."""
-        return (
-            self.params,
-            self.first,
-            self.count,
-            self.flat,
-            self.handling,
-            self.o2o_pos,
-            self.o2o_channels,
-            self.pool_first,
-            self.pool_count,
-            self.pool,
-            self.is_store,
-            self.dealer,
-            self.own,
-            self.lead,
-            self.promise,
-            self.bopis,
-            self.pickup_p,
+    def state(self) -> FulfilmentState:
+        """The journey kernel's view of the routing tables and settings."""
+        return build(
+            FulfilmentState,
+            **self.settings,
+            first=self.first,
+            count=self.count,
+            node=self.flat,
+            handling=self.handling,
+            o2o_pos=self.o2o_pos,
+            o2o_channels=self.o2o_channels,
+            pool_first=self.pool_first,
+            pool_count=self.pool_count,
+            pool_node=self.pool,
+            is_store=self.is_store,
+            dealer=self.dealer,
+            own=self.own,
+            lead=self.lead,
+            promise=self.promise,
+            offers_pickup=self.bopis,
+            pickup_p=self.pickup_p,
         )
 
     def candidates(self, channel: str, region: str, consumer: int = 0) -> list[str]:
@@ -271,11 +258,10 @@ class Fulfilment:
         ``consumer``, in preference order (the consumer decides which O2O outlets)."""
         ci = self.channel_names.index(channel)
         r = self.region_names.index(region)
-        sf, sc, sl = self._store_tables
         out = []
         n = self.count[ci, r] + len(self.o2o_channels)
         for k in range(n):
-            node, _, _ = candidate(consumer, ci, r, k, self.state(), sf, sc, sl)
+            node, _, _ = candidate(consumer, ci, r, k, self.state(), self._stores)
             if node >= 0:
                 out.append(self.node_names[node])
         return out
@@ -292,43 +278,43 @@ class Fulfilment:
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def candidate(i, c, r, k, f, store_first, store_count, store_flat):
+def candidate(i, c, r, k, f, stores):
     """(node, handling days, mode) of the ``k``-th candidate of consumer ``i``'s online order in
     channel ``c`` from region ``r``; node -1 when that slot is an O2O outlet the consumer's
     region lacks. Slots: the static list, with the consumer's O2O outlets (one per channel of
-    ``F_O2O_CHANNELS``) inserted after ``F_O2O_POS[c, r]`` static candidates."""
-    pos = f[F_O2O_POS][c, r]
-    o2o = f[F_O2O_CHANNELS]
+    ``o2o_channels``) inserted after ``o2o_pos[c, r]`` static candidates."""
+    pos = f.o2o_pos[c, r]
+    o2o = f.o2o_channels
     n_o = o2o.shape[0]
     if pos <= k < pos + n_o:
         oc = o2o[k - pos]
-        if store_count[oc, r] == 0:
+        if stores.count[oc, r] == 0:
             return -1, 0.0, MODE_OWN
-        node = store_for(oc, r, i, store_first, store_count, store_flat)
-        mode = MODE_OWN if f[F_OWN][c, node] else MODE_O2O
-        return node, f[F_PARAMS][P_STORE_HANDLING], mode
-    at = f[F_FIRST][c, r] + (k if k < pos else k - n_o)
-    node = f[F_NODE][at]
-    if f[F_OWN][c, node]:
+        node = store_for(oc, r, i, stores)
+        mode = MODE_OWN if f.own[c, node] else MODE_O2O
+        return node, f.store_handling, mode
+    at = f.first[c, r] + (k if k < pos else k - n_o)
+    node = f.node[at]
+    if f.own[c, node]:
         mode = MODE_OWN
-    elif f[F_IS_STORE][node]:
+    elif f.is_store[node]:
         mode = MODE_SFS
     else:
         mode = MODE_POOL
-    return node, f[F_HANDLING][at], mode
+    return node, f.handling[at], mode
 
 
 @njit(cache=True, _nrt=False)
-def route(i, c, r, want, stock, f, store_first, store_count, store_flat):
+def route(i, c, r, want, stock, f, stores):
     """(chosen slot, first slot) of consumer ``i``'s online order of ``want`` units: the first
     candidate with at least ``want`` units; else the one with most stock (a partial fill); else,
     all empty, the first candidate (a stock-out there)."""
-    n = f[F_COUNT][c, r] + f[F_O2O_CHANNELS].shape[0]
+    n = f.count[c, r] + f.o2o_channels.shape[0]
     first = -1
     best = -1
     best_have = 0
     for k in range(n):
-        node, _, _ = candidate(i, c, r, k, f, store_first, store_count, store_flat)
+        node, _, _ = candidate(i, c, r, k, f, stores)
         if node < 0:
             continue
         if first < 0:
@@ -349,11 +335,11 @@ def pool_pick(r, exclude, want, stock, f):
     """The node an endless-aisle order of ``want`` units from region ``r`` ships from: the
     nearest node of the pool, other than ``exclude``, with at least ``want`` units; else the one
     with most stock; -1 when the whole pool is empty."""
-    a = f[F_POOL_FIRST][r]
+    a = f.pool_first[r]
     best = -1
     best_have = 0
-    for k in range(a, a + f[F_POOL_COUNT][r]):
-        node = f[F_POOL_NODE][k]
+    for k in range(a, a + f.pool_count[r]):
+        node = f.pool_node[k]
         if node == exclude:
             continue
         have = stock[node]
@@ -378,8 +364,7 @@ def settle(i, r, c, nd, taker, mode, value, split, f, chp, led, t):
     """The split (platform, dealer, brand) of a purchase of ``value`` at ``t`` by consumer
     ``i`` of region ``r`` in channel ``c``, fulfilled at node ``nd`` (``taker``: the store an
     endless-aisle visitor stood in, else -1), given today's ``split``; books the allocation's
-    credits per node and its tallies into the ledger arrays ``led`` when ``t`` is in the
-    window.
+    credits per node and its tallies into the ledger ``led`` when ``t`` is in the window.
 
     A cross-fulfilled order (``mode`` > 0): the platform's commission K and an online taker's
     intermediary margin M come first; of the rest R = V - K - M the taker's owner keeps
@@ -387,23 +372,22 @@ def settle(i, r, c, nd, taker, mode, value, split, f, chp, led, t):
     commission territory_share * (V - K) goes from the brand to the owner of the consumer's
     store of the territory channel. Brand-to-brand parts change nothing but the node credits."""
     platform, dealer, brand = split
-    acc, nd_acc, lwin = led[0], led[2], led[5]
-    inw = lwin[0] <= t < lwin[1]
-    par = f[F_PARAMS]
-    online = not chp[10][c]
+    acc, nd_acc, lwin = led.acc, led.node, led.window
+    inw = lwin.warmup <= t < lwin.horizon
+    online = not chp.offline[c]
     credit = lg.ND_CREDIT
     if mode > 0:
-        host = value * chp[4][c] if online else 0.0
+        host = value * chp.intermediary_margin[c] if online else 0.0
         rest = value - platform - host
-        keep = par[P_TAKER_SHARE] * rest
+        keep = f.taker_share * rest
         give = rest - keep
         dealer = host
         brand = 0.0
-        if not online and f[F_DEALER][taker]:
+        if not online and f.dealer[taker]:
             dealer += keep
         else:
             brand += keep
-        if f[F_DEALER][nd]:
+        if f.dealer[nd]:
             dealer += give
         else:
             brand += give
@@ -413,11 +397,11 @@ def settle(i, r, c, nd, taker, mode, value, split, f, chp, led, t):
             nd_acc[nd, credit] += give
             if not online:
                 nd_acc[taker, credit] += keep
-    tc = int(par[P_TERRITORY_CHANNEL])
-    if online and tc >= 0 and chp[13][tc, r] > 0:
-        store = store_for(tc, r, i, chp[12], chp[13], chp[14])
-        amount = par[P_TERRITORY_SHARE] * (value - platform)
-        if f[F_DEALER][store]:
+    tc = f.territory_channel
+    if online and tc >= 0 and chp.stores.count[tc, r] > 0:
+        store = store_for(tc, r, i, chp.stores)
+        amount = f.territory_share * (value - platform)
+        if f.dealer[store]:
             brand -= amount
             dealer += amount
         if inw:

@@ -18,15 +18,37 @@ exact.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from omnisim.engine.state import F64, I64, from_object
 from omnisim.scenario.schema import Scenario
 
 MINUTES_PER_DAY = 1440.0
 
 # Reasons a visit ends without service.
 ADMITTED, STOCKOUT, FULL, BALKED = 0, 1, 2, 3
+
+
+class QueueState(NamedTuple):
+    """Every node's service settings and queue, as the journey kernel reads and updates them
+    (one row per stock node; times in days)."""
+
+    free_at: F64[2]  # node x server: when the server is next free (inf: no such server)
+    mean_service: F64[1]  # mean service time
+    kind: I64[1]  # service law: 0 exponential, 1 deterministic, 2 lognormal
+    ln_mu: F64[1]  # lognormal service: mu
+    ln_sigma: F64[1]  # lognormal service: sigma
+    open_day: F64[1]  # opening time as a fraction of the day
+    close_day: F64[1]  # closing time as a fraction of the day
+    room: I64[1]  # waiting room (customers)
+    patience: F64[1]  # mean patience (inf: never balks)
+    ring: F64[2]  # node x place: service starts of the last visitors (who is still waiting)
+    ring_ptr: I64[1]  # next place of the ring
+    served: I64[1]  # visitors served (count)
+    busy_time: F64[1]  # server time used
 
 
 class StoreQueues:
@@ -74,51 +96,27 @@ class StoreQueues:
         self.served = np.zeros(n, dtype=np.int64)
         self.busy_time = np.zeros(n)
 
-    def params(self) -> tuple:
-        """The arrays the journey kernel reads and updates, in the order it unpacks them."""
-        return (
-            self.free_at,
-            self.mean_service,
-            self.kind,
-            self.ln_mu,
-            self.ln_sigma,
-            self.open_day,
-            self.close_day,
-            self.room,
-            self.patience,
-            self.ring,
-            self.ring_ptr,
-            self.served,
-            self.busy_time,
-        )
+    def state(self) -> QueueState:
+        """The arrays the journey kernel reads and updates."""
+        return from_object(QueueState, self)
 
 
 @njit(cache=True)
-def service_time(
-    node: int,
-    u: float,
-    z: float,
-    kind: np.ndarray,
-    mean: np.ndarray,
-    ln_mu: np.ndarray,
-    ln_sigma: np.ndarray,
-) -> float:
+def service_time(node: int, u: float, z: float, q: QueueState) -> float:
     """A service time (days) at ``node`` from a uniform ``u`` and a standard normal ``z``."""
-    k = kind[node]
+    k = q.kind[node]
     if k == 1:
-        return mean[node]
+        return q.mean_service[node]
     if k == 2:
-        return np.exp(ln_mu[node] + ln_sigma[node] * z)
-    return -np.log(u) * mean[node]
+        return np.exp(q.ln_mu[node] + q.ln_sigma[node] * z)
+    return -np.log(u) * q.mean_service[node]
 
 
 @njit(cache=True)
-def arrival_time(
-    node: int, t: float, u: float, open_day: np.ndarray, close_day: np.ndarray
-) -> float:
+def arrival_time(node: int, t: float, u: float, q: QueueState) -> float:
     """When a visitor who would arrive at ``t`` walks in: ``t`` during opening hours, else a
     uniformly spread moment (``u``) of the store's next opening period."""
-    o, c = open_day[node], close_day[node]
+    o, c = q.open_day[node], q.close_day[node]
     day = np.floor(t)
     frac = t - day
     if o <= frac < c:
@@ -135,16 +133,13 @@ def visit(
     stock: np.ndarray,
     service: float,
     patience: float,
-    free_at: np.ndarray,
-    room: np.ndarray,
-    ring: np.ndarray,
-    ring_ptr: np.ndarray,
-    served: np.ndarray,
-    busy: np.ndarray,
+    q: QueueState,
 ) -> tuple[int, int, float, float]:
     """One visitor at ``node`` at ``t`` (visitors must come in time order per store).
 
     Returns (reason, units taken, service start, service end); updates stock and the queue."""
+    free_at, room, ring, ring_ptr = q.free_at, q.room, q.ring, q.ring_ptr
+    served, busy = q.served, q.busy_time
     have = stock[node]
     if have <= 0:
         return STOCKOUT, 0, np.nan, np.nan

@@ -20,9 +20,12 @@ lognormal(mu, sigma) it is ``U * LN(mu + sigma^2, sigma)``, and exponential is m
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from numba import njit
 
+from omnisim.engine.state import F64, I64, Float, build
 from omnisim.engine.streams import gamma, normal, uniform
 from omnisim.market.shocks import fold_need_rate
 from omnisim.scenario.schema import NeedDistribution, Scenario
@@ -34,6 +37,24 @@ DIST_CODES = {
     NeedDistribution.exponential: 2,
 }
 EQUILIBRIUM_SLOT = 250  # slot of the uniform that draws the forward-recurrence time
+
+
+class NeedLaw(NamedTuple):
+    """Each segment's inter-need distribution (operational days)."""
+
+    dist: I64[1]  # DIST_CODES: 0 gamma, 1 lognormal, 2 exponential
+    mean: F64[1]  # mean interval (days)
+    shape: F64[1]  # gamma shape k = 1 / cv^2
+    ln_mu: F64[1]  # lognormal mu
+    ln_sigma: F64[1]  # lognormal sigma
+
+
+class ClockTable(NamedTuple):
+    """The tabulated operational clock: what `to_op` and `to_real` read."""
+
+    cum: F64[1]  # Lambda at the hourly grid points (operational days)
+    start: I64[1]  # inverse look-up: the grid cell holding operational time k * step
+    step: Float  # operational days between look-up marks
 
 
 class NeedClock:
@@ -69,13 +90,20 @@ class NeedClock:
         self.ln_sigma = np.sqrt(np.log1p(cv**2))
         self.ln_mu = np.log(self.mean) - 0.5 * self.ln_sigma**2
 
-    def params(self) -> tuple:
-        """The arrays the journey kernel reads."""
-        return (self.cum, self.dist, self.mean, self.shape, self.ln_mu, self.ln_sigma)
+    def law(self) -> NeedLaw:
+        """Each segment's inter-need distribution, as the kernels read it."""
+        return build(
+            NeedLaw,
+            dist=self.dist,
+            mean=self.mean,
+            shape=self.shape,
+            ln_mu=self.ln_mu,
+            ln_sigma=self.ln_sigma,
+        )
 
-    def table(self) -> tuple:
-        """(Lambda on the grid, inverse look-up, its step): what `to_real` reads."""
-        return (self.cum, self.start, self.step)
+    def table(self) -> ClockTable:
+        """The tabulated clock, as `to_op` and `to_real` read it."""
+        return build(ClockTable, cum=self.cum, start=self.start, step=self.step)
 
     def to_op(self, t: np.ndarray) -> np.ndarray:
         """Operational time Lambda(t) (vector form, for checks)."""
@@ -103,7 +131,7 @@ def to_real(table, tau: float) -> float:
     """Lambda^-1(tau) on the grid; +inf beyond it. ``table`` is `NeedClock.table()`: the cell
     ``lo`` with Lambda[lo] <= tau < Lambda[lo + 1] is found from the look-up and a scan of a
     few cells (the same cell a bisection finds)."""
-    cum, start, step = table
+    cum, start, step = table.cum, table.start, table.step
     n = len(cum)
     if tau >= cum[n - 1]:
         return np.inf
@@ -117,11 +145,7 @@ def to_real(table, tau: float) -> float:
 @njit(cache=True)
 def draw_interval(
     s: int,
-    dist: np.ndarray,
-    mean: np.ndarray,
-    shape: np.ndarray,
-    ln_mu: np.ndarray,
-    ln_sigma: np.ndarray,
+    law: NeedLaw,
     key: np.uint64,
     cid: int,
     journey: int,
@@ -129,6 +153,7 @@ def draw_interval(
 ) -> float:
     """One inter-need time (operational days) of a consumer of segment ``s``; with
     ``equilibrium`` the forward-recurrence time instead (the first need)."""
+    dist, mean, shape, ln_mu, ln_sigma = law.dist, law.mean, law.shape, law.ln_mu, law.ln_sigma
     code = dist[s]
     if code == 2:  # exponential: memoryless, the equilibrium law is the same
         return -mean[s] * np.log(uniform(key, cid, journey, 0))

@@ -7,9 +7,12 @@ exists per consumer. Segment, region, membership and awareness are drawn once fr
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from omnisim.engine import streams as rs
+from omnisim.engine.state import F32, F64, I8, I16, U8, U16, U32, Bool, from_object
 from omnisim.scenario.schema import Scenario
 
 # The stage a consumer is in is the kind of their next pending event.
@@ -33,6 +36,34 @@ def bytes_per_consumer(n_channels: int) -> int:
     lifecycle = 12  # customer lifecycle state (omnisim/consumers/lifecycle.py)
     conflict = 1 + 4  # channel conflict: search channel, price spread seen
     return state + habits + calendar + membership + lifecycle + conflict + 64
+
+
+class PopulationState(NamedTuple):
+    """Every consumer's state, one array element per consumer (`Population`'s attributes)."""
+
+    segment: I16[1]
+    region: I16[1]
+    awareness: F32[1]  # probability of considering the brand at a need, in [0, 1]
+    member: Bool[1]  # holds a membership
+    habit: F32[2]  # consumer x channel, in [0, 1]
+    stage: I8[1]  # WAIT_NEED ... CHURNED: the kind of the pending event
+    journey: U32[1]  # needs so far (the draw counter)
+    tau_next: F64[1]  # operational time of the next need (days)
+    channel: I8[1]  # the channel of the current journey (-1: none)
+    node: I16[1]  # the stock node or store serving it (-1: none)
+    failed: U16[1]  # bit c: channel c failed this journey
+    switches: U8[1]  # re-decisions this journey
+    stockouts_met: U8[1]
+    min_price: F32[1]  # lowest price per unit seen in the journey's searches (currency)
+    units: I16[1]  # the basket (units)
+    paid: F32[1]  # price per unit paid, delivery fee included (currency)
+    queue_days: F32[1]  # time queued in the store (days)
+    late_days: F32[1]  # delivery later than promised (days)
+    purchases_in_window: U16[1]
+    ever_bought: Bool[1]
+    bought_before_window: Bool[1]  # bought during the warm-up
+    search_channel: I8[1]  # the channel the journey's search started in (-1: none yet)
+    price_spread: F32[1]  # log(highest / lowest goods price) across the considered channels
 
 
 class Population:
@@ -95,33 +126,9 @@ class Population:
         self.search_channel = np.full(n, -1, dtype=np.int8)
         self.price_spread = np.zeros(n, dtype=np.float32)
 
-    def arrays(self) -> tuple:
-        """The state arrays, in the order the journey kernel unpacks them."""
-        return (
-            self.segment,
-            self.region,
-            self.awareness,
-            self.member,
-            self.habit,
-            self.stage,
-            self.journey,
-            self.tau_next,
-            self.channel,
-            self.node,
-            self.failed,
-            self.switches,
-            self.stockouts_met,
-            self.min_price,
-            self.units,
-            self.paid,
-            self.queue_days,
-            self.late_days,
-            self.purchases_in_window,
-            self.ever_bought,
-            self.bought_before_window,
-            self.search_channel,
-            self.price_spread,
-        )
+    def state(self) -> PopulationState:
+        """The state arrays, as the journey kernel reads them."""
+        return from_object(PopulationState, self)
 
     def stage_counts(self) -> np.ndarray:
         """Consumers per stage (sums to the population: each is in exactly one)."""

@@ -19,15 +19,31 @@ Memory: 12 bytes per pending event plus the unused slots of each bucket's last p
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+
+from omnisim.engine.state import F64, I32, I64, from_object
 
 NONE = -1
 PAGE = 16  # events per page
 # Indices into the calendar's float parameters and integer state.
 P_DT, P_HORIZON, P_BUCKET_END = 0, 1, 2
 S_FREE_TOP, S_PENDING = 0, 1
+
+
+class Wheel(NamedTuple):
+    """The calendar's arrays, as the compiled code inserts into and pops from them."""
+
+    head: I32[1]  # per bucket: its first page (NONE: empty)
+    tail: I32[2]  # per bucket: its last page and how full that page is
+    page_ids: I32[2]  # page x place: consumer
+    page_t: F64[2]  # page x place: event time (days)
+    page_next: I32[1]  # per page: the next page of its bucket
+    free: I32[1]  # a stack of free pages
+    state: I64[1]  # S_FREE_TOP, S_PENDING
+    params: F64[1]  # P_DT, P_HORIZON (days), P_BUCKET_END (set before each batch)
 
 
 class EventCalendar:
@@ -74,18 +90,9 @@ class EventCalendar:
         self.free = free
         self.state[S_FREE_TOP] = top + grow
 
-    def wheel(self) -> tuple:
+    def wheel(self) -> Wheel:
         """The arrays the journey kernel inserts into."""
-        return (
-            self.head,
-            self.tail,
-            self.page_ids,
-            self.page_t,
-            self.page_next,
-            self.free,
-            self.state,
-            self.params,
-        )
+        return from_object(Wheel, self)
 
     def schedule(self, ids: np.ndarray, times: np.ndarray) -> None:
         """Consumer ``ids[k]`` acts at ``times[k]`` (days); none may already have an event."""
@@ -106,7 +113,8 @@ class EventCalendar:
 @njit(cache=True, inline="always", _nrt=False)
 def insert(wheel, cid, t) -> None:
     """Put consumer ``cid``'s event at ``t`` into its bucket (dropped at/after the horizon)."""
-    head, tail, page_ids, page_t, page_next, free, state, params = wheel
+    head, tail, page_ids, page_t = wheel.head, wheel.tail, wheel.page_ids, wheel.page_t
+    page_next, free, state, params = wheel.page_next, wheel.free, wheel.state, wheel.params
     if t >= params[P_HORIZON]:
         return
     b = int(t / params[P_DT])
@@ -146,7 +154,8 @@ def _fill(tail, b, p):
 
 @njit(cache=True)
 def pop_bucket(wheel, b):
-    head, tail, _, _, page_next, free, state, params = wheel
+    head, tail, page_next = wheel.head, wheel.tail, wheel.page_next
+    free, state, params = wheel.free, wheel.state, wheel.params
     n = 0
     p = head[b]
     while p != NONE:
@@ -211,7 +220,7 @@ def sort_events(ids, t, t0, width):
 
 @njit(cache=True)
 def walk_all(wheel):
-    head, _, _, _, _, _, state, _ = wheel
+    head, state = wheel.head, wheel.state
     n = state[S_PENDING]
     ids = np.empty(n, dtype=np.int64)
     t = np.empty(n)
@@ -224,7 +233,8 @@ def walk_all(wheel):
 @njit(cache=True, inline="always")
 def _copy_bucket(wheel, b, ids, t, k):
     """Copy bucket ``b``'s events into ``ids``/``t`` from position ``k``; returns the next."""
-    head, tail, page_ids, page_t, page_next, _, _, _ = wheel
+    head, tail, page_ids, page_t = wheel.head, wheel.tail, wheel.page_ids, wheel.page_t
+    page_next = wheel.page_next
     p = head[b]
     while p != NONE:
         for j in range(_fill(tail, b, p)):

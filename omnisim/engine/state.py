@@ -88,6 +88,9 @@ U64 = ArrayKind(np.uint64)
 Bool = ArrayKind(np.bool_)
 Float = Annotated[float, Kind(np.dtype(np.float64), 0)]
 Int = Annotated[int, Kind(np.dtype(np.int64), 0)]
+Flag = Annotated[bool, Kind(np.dtype(np.bool_), 0)]
+# A nested state whose class is not named here (checked only to be a tuple; no `off` form).
+AnyState = Annotated[tuple, "any state"]
 
 
 def kinds(cls: type) -> dict[str, Kind | type]:
@@ -99,6 +102,8 @@ def kinds(cls: type) -> dict[str, Kind | type]:
         meta = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Kind)]
         if meta:
             out[name] = meta[0]
+        elif "any state" in getattr(hint, "__metadata__", ()):
+            out[name] = tuple
         elif isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
             out[name] = hint
         else:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from omnisim.engine.state import F64, I8, I64
 
 EVENTS: tuple[str, ...] = (
     "need",
@@ -64,6 +67,19 @@ EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
     CROSS_FULFILMENT,
 ) = range(len(EVENTS))
 
+
+class Rows(NamedTuple):
+    """Trail rows as the compiled kernel writes them (channel and node -1 where none)."""
+
+    event: I8[1]  # EVENTS code
+    time: F64[1]  # days
+    consumer: I64[1]
+    channel: I64[1]
+    node: I64[1]
+    units: I64[1]
+    value: F64[1]  # see the module docstring
+
+
 _SCHEMA = pa.schema(
     [
         ("replication", pa.int16()),
@@ -101,10 +117,9 @@ class TrailWriter:
         self.rows_written = 0
         self._writer = pq.ParquetWriter(self.tmp, _SCHEMA, compression="zstd")
 
-    def add_rows(self, rows: tuple[np.ndarray, ...]) -> None:
-        """Buffer rows given as arrays (event code, time, consumer, channel, node, units,
-        value); channel and node are -1 where there is none."""
-        n = len(rows[0])
+    def add_rows(self, rows: Rows) -> None:
+        """Buffer rows (channel and node -1 where there is none)."""
+        n = len(rows.event)
         if n == 0:
             return
         self._buf.append(rows)

@@ -20,15 +20,10 @@ are in ``docs/model.md``, section "Shocks", and the KPIs in ``docs/outputs.md``.
 Shocks may not overlap (the scenario's cross-reference checks refuse it), so at most one is
 active at any time.
 
-Layout of the kernel's ``ctx[16]`` tuple (`Shocks.ctx_tuple`, `off_ctx` without shocks):
-``(start, end, log_traffic, lead)``
-
-* ``start``, ``end`` (float64, K): the shocks' spans ``[start, end)`` in days, sorted by start;
-* ``log_traffic`` (float64, K x C): ``ln M_kc``, 0 where the shock leaves channel ``c`` alone;
-* ``lead`` (float64, K): the lead-time multipliers.
-
-K = 0 without shocks: every helper then returns the neutral value (0 or 1) at once, and the
-arrays have the same numba types, so the kernel is compiled once for both cases.
+The kernel reads a `ShockState` (`Shocks.state`; `off` without shocks): the K shocks' spans,
+log traffic multipliers and lead-time multipliers. K = 0 without shocks: every helper then
+returns the neutral value (0 or 1) at once, and the state has the same numba type, so the kernel
+is compiled once for both cases.
 
 Per-consumer memory: nothing permanent; while a shock with ``habit_persistence < 1`` lasts, the
 habit snapshot, 4 bytes per channel (float32, exact), or 2 bytes per channel (uint16, habits
@@ -38,13 +33,15 @@ stays within 40 bytes a consumer.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import simpy
 from numba import njit
 from simpy.events import URGENT
 
+from omnisim.engine import state as ks
+from omnisim.engine.state import F64
 from omnisim.scenario.schema import Scenario, Shock
 
 if TYPE_CHECKING:
@@ -82,16 +79,18 @@ def snapshot_bytes_per_consumer(sc: Scenario) -> int:
     return 4 * c if c <= EXACT_SNAPSHOT_CHANNELS else 2 * c
 
 
-_OFF: tuple | None = None
+class ShockState(NamedTuple):
+    """The shocks as the journey kernel reads them (K shocks, sorted by start)."""
+
+    start: F64[1]  # span [start, end) of each shock (days)
+    end: F64[1]
+    log_traffic: F64[2]  # shock x channel: ln M_kc, 0 where the shock leaves the channel alone
+    lead: F64[1]  # lead-time multiplier of shipments started in the shock
 
 
-def off() -> tuple:
+def off() -> ShockState:
     """The kernel state without shocks (K = 0)."""
-    global _OFF
-    if _OFF is None:
-        empty = np.zeros(0)
-        _OFF = (empty, empty, np.zeros((0, 0)), empty)
-    return _OFF
+    return ks.off(ShockState)
 
 
 class Shocks:
@@ -107,9 +106,15 @@ class Shocks:
         self.lead = np.array([s.lead_time_multiplier for s in self.shocks], dtype=np.float64)
         self.n_channels = len(sc.channels)
 
-    def state(self) -> tuple:
-        """The shocks' kernel state: ``(start, end, log_traffic, lead)`` (module docstring)."""
-        return (self.start_day, self.end_day, self.log_traffic, self.lead)
+    def state(self) -> ShockState:
+        """The shocks' kernel state."""
+        return ks.build(
+            ShockState,
+            start=self.start_day,
+            end=self.end_day,
+            log_traffic=self.log_traffic,
+            lead=self.lead,
+        )
 
     def spans(self) -> list[dict]:
         """Name and span of each shock, in time order (for the KPIs' ``meta``)."""
@@ -191,7 +196,7 @@ def restore(habit: np.ndarray, snap: np.ndarray, p: float) -> None:
 @njit(cache=True, inline="always", _nrt=False)
 def active(t, sh):
     """Index of the shock active at ``t``, or -1."""
-    start, end = sh[0], sh[1]
+    start, end = sh.start, sh.end
     for k in range(start.shape[0]):
         if start[k] <= t < end[k]:
             return k
@@ -203,11 +208,11 @@ def log_traffic(c, t, sh):
     """``ln M_c(t)``: the log odds multiplier of considering channel ``c`` at ``t`` (0.0 outside
     every shock)."""
     k = active(t, sh)
-    return sh[2][k, c] if k >= 0 else 0.0
+    return sh.log_traffic[k, c] if k >= 0 else 0.0
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def lead_factor(t, sh):
     """Lead-time multiplier of an online order placed at ``t`` (1.0 outside every shock)."""
     k = active(t, sh)
-    return sh[3][k] if k >= 0 else 1.0
+    return sh.lead[k] if k >= 0 else 1.0

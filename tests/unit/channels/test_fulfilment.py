@@ -60,7 +60,7 @@ def tables(data: dict) -> tuple[fl.Fulfilment, ChannelTable]:
 
 def test_without_switches_the_list_is_the_home_node_and_the_lead_is_unchanged() -> None:
     f, chan = tables(market())
-    assert not f.on and f.params[fl.P_ON] == 0.0
+    assert not f.on and not f.state().on
     for region in ("north", "south"):
         assert f.candidates("mall", region) == ["dc"]
     assert np.array_equal(f.lead, chan.expected_lead)
@@ -158,7 +158,7 @@ def settle(f, chan, consumer, region, channel, node, mode, value, taker=-1):
         value,
         split,
         f.state(),
-        chan.params(),
+        chan.state(),
         ledger.state(),
         0.5,
     )
