@@ -7,14 +7,14 @@ equations are in ``docs/model.md``, section "Customer lifecycle", and the KPIs i
 
 * `CustomerLifecycle`: the per-consumer lifecycle state (one 12-byte record a consumer, so that
   a purchase touches one cache line, which the kernel prefetches) and the kernel's lifecycle
-  inputs, handed to the journey kernel as ONE tuple at ``ctx[15]`` (`ctx_tuple`), and the
-  end-of-run tallies (`CustomerLifecycle.finish`);
+  inputs, handed to the journey kernel as one `LifecycleState` at ``ctx[15]``
+  (`CustomerLifecycle.state`), and the end-of-run tallies (`CustomerLifecycle.finish`);
 * the compiled helpers the journey kernel calls at a purchase (`on_purchase`), at churn
   (`on_churn`) and when a promotion priced a purchase (`promotion_cut`).
 
-Layout of the ``ctx[15]`` tuple: ``(state, params, active_diff, node_unit_margin)``
+`LifecycleState`, a named tuple read by name:
 
-* ``state``: one `STATE_DTYPE` record per consumer (index = consumer id), fields
+* ``records``: one `STATE_DTYPE` record per consumer (index = consumer id), fields
 
   - ``acquired`` (float32): time of the first purchase ever, the acquisition (days; NaN: none);
   - ``covered`` (int32): index of the first ledger period end not yet covered by a purchase
@@ -23,7 +23,7 @@ Layout of the ``ctx[15]`` tuple: ``(state, params, active_diff, node_unit_margin
   - ``first`` (int8): channel of the first purchase ever, the recruitment channel (-1: none);
   - ``flags`` (uint8): bit 0 `CHURNED_IN_WINDOW`, bit 1 `IN_CLV_COHORT`;
 
-* ``params`` (float64): the settings, at the ``P_*`` indices below;
+* ``params``: the settings (`LifecycleParams`, read only);
 * ``active_diff`` (int64, one more than the ledger's periods): difference array of the active
   customers at each period end;
 * ``node_unit_margin`` (float64, one per stock node): at a store the dealer network supplies,
@@ -33,7 +33,7 @@ Layout of the ``ctx[15]`` tuple: ``(state, params, active_diff, node_unit_margin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numba import njit
@@ -41,23 +41,11 @@ from numba import njit
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine.prefetch import prefetch
+from omnisim.engine.state import F64, I64, ArrayKind, Float, Int, build
 
 if TYPE_CHECKING:
     from omnisim.engine.ledger import Ledger
     from omnisim.scenario.schema import Scenario
-
-# Indices of the params vector (ctx[15][5]).
-(
-    P_WINBACK_DAYS,  # mean win-back delay (days); inf = never
-    P_ACTIVE_DAYS,  # A: active if bought in (t - A, t]
-    P_CLV_DAYS,  # CLV observation window per customer (days); inf = to the horizon
-    P_COHORT_CUTOFF,  # latest acquisition time of the CLV cohort: H - clv_days (inf = all)
-    P_DISCOUNT_PER_DAY,  # continuous discount rate per day, annual rate / 365
-    P_WARMUP,  # W
-    P_HORIZON,  # H
-    P_PERIOD,  # P, the ledger's time-series period (days)
-    P_N_PERIODS,  # number of ledger periods
-) = range(9)
 
 # Bits of the flags array.
 CHURNED_IN_WINDOW = 1
@@ -80,6 +68,29 @@ STATE_DTYPE = np.dtype(
 BYTES_PER_CONSUMER = STATE_DTYPE.itemsize  # 12
 
 
+class LifecycleParams(NamedTuple):
+    """The lifecycle's settings for one run (days unless said)."""
+
+    winback_days: Float  # mean win-back delay; inf = never
+    active_days: Float  # A: a customer is active at t if they bought in (t - A, t]
+    clv_days: Float  # CLV observation window per customer; inf = to the horizon
+    cohort_cutoff: Float  # latest acquisition time of the CLV cohort: H - clv_days (inf = all)
+    discount_per_day: Float  # continuous discount rate per day, annual rate / 365
+    warmup: Float  # W
+    horizon: Float  # H
+    period: Float  # P, the ledger's time-series period
+    n_periods: Int  # number of ledger periods
+
+
+class LifecycleState(NamedTuple):
+    """The lifecycle's kernel state (layout in the module docstring)."""
+
+    records: ArrayKind(STATE_DTYPE)[1]  # per consumer
+    params: LifecycleParams
+    active_diff: I64[1]  # per ledger period, one more: difference array of active customers
+    node_unit_margin: F64[1]  # per stock node: the brand's unit margin (currency; NaN: none)
+
+
 class CustomerLifecycle:
     """Lifecycle state of one replication (index = consumer id) and its kernel tuple."""
 
@@ -91,18 +102,17 @@ class CustomerLifecycle:
         self.records["acquired"] = np.nan
         self.records["first"] = -1
         clv_days = np.inf if lc.clv_days is None else float(lc.clv_days)
-        self.params = np.array(
-            [
-                np.inf if lc.winback_days is None else float(lc.winback_days),
-                float(lc.active_days),
-                clv_days,
-                horizon - clv_days if np.isfinite(clv_days) else np.inf,
-                lc.annual_discount_rate / 365.0,
-                warmup,
-                horizon,
-                float(ledger.period),
-                float(self.n_periods),
-            ]
+        self.params = build(
+            LifecycleParams,
+            winback_days=np.inf if lc.winback_days is None else float(lc.winback_days),
+            active_days=float(lc.active_days),
+            clv_days=clv_days,
+            cohort_cutoff=horizon - clv_days if np.isfinite(clv_days) else np.inf,
+            discount_per_day=lc.annual_discount_rate / 365.0,
+            warmup=warmup,
+            horizon=horizon,
+            period=float(ledger.period),
+            n_periods=self.n_periods,
         )
         self.active_diff = np.zeros(self.n_periods + 1, dtype=np.int64)
         self.node_unit_margin = np.full(len(sc.nodes), np.nan)
@@ -113,9 +123,15 @@ class CustomerLifecycle:
         purchase served there (docs/model.md, 16b)."""
         self.node_unit_margin[terminals] = unit_margin
 
-    def state(self) -> tuple:
+    def state(self) -> LifecycleState:
         """The lifecycle's kernel state (layout in the module docstring)."""
-        return (self.records, self.params, self.active_diff, self.node_unit_margin)
+        return build(
+            LifecycleState,
+            records=self.records,
+            params=self.params,
+            active_diff=self.active_diff,
+            node_unit_margin=self.node_unit_margin,
+        )
 
     def active_series(self) -> np.ndarray:
         """Active customers at each ledger period end (count)."""
@@ -167,48 +183,48 @@ def first_end_from(x, warmup, horizon, period, n):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def prefetch_consumer(lc, i):
+def prefetch_consumer(lc: LifecycleState, i: int) -> None:
     """Start loading consumer ``i``'s lifecycle record (a hint; changes no result)."""
-    prefetch(lc[0], i)
+    prefetch(lc.records, i)
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def brand_margin(nd, q, brand, cross, unit_cost, order_cost, lc):
+def brand_margin(nd, q, brand, cross, unit_cost, order_cost, lc: LifecycleState):
     """The brand's contribution margin of a purchase of ``q`` units served at node ``nd``
     (currency): the brand's take of the sale less the goods at ``unit_cost`` and the order
     cost; at a store the dealer network supplies, the goods were the network's, so the brand
     earned its margin per unit when it sold them into the network, and of the sale only what
     an omnichannel allocation gives it (``cross``: the order was cross-fulfilled)."""
-    per_unit = lc[3][nd]
+    per_unit = lc.node_unit_margin[nd]
     if per_unit == per_unit:  # not NaN: a store of the dealer network
         return q * per_unit + (brand if cross else 0.0) - order_cost
     return brand - q * unit_cost - order_cost
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_purchase(i, t, c, margin, inw, lc, acc, ch_acc):
+def on_purchase(i, t, c, margin, inw, lc: LifecycleState, acc, ch_acc):
     """A purchase by consumer ``i`` at ``t`` in channel ``c`` whose contribution margin to the
     brand is ``margin``: recruitment, channel mask, active coverage and CLV."""
-    state, prm, diff = lc[0], lc[1], lc[2]
-    me = state[i]
+    prm, diff = lc.params, lc.active_diff
+    me = lc.records[i]
     if me["first"] < 0:  # the first purchase ever: the consumer is recruited by channel c
         me["first"] = c
         me["acquired"] = t
         if inw:
             ch_acc[c, lg.CH_NEW_CUSTOMERS] += 1.0
-            if t <= prm[P_COHORT_CUTOFF]:
+            if t <= prm.cohort_cutoff:
                 me["flags"] |= IN_CLV_COHORT
                 acc[lg.CLV_COHORT] += 1.0
     if inw:
         me["mask"] |= np.uint16(1 << c)
     if me["flags"] & IN_CLV_COHORT:
         age = t - me["acquired"]
-        if age < prm[P_CLV_DAYS]:
-            acc[lg.CLV_SUM] += margin * np.exp(-prm[P_DISCOUNT_PER_DAY] * age)
+        if age < prm.clv_days:
+            acc[lg.CLV_SUM] += margin * np.exp(-prm.discount_per_day * age)
     # Active at a period end e iff a purchase t <= e < t + A: the purchase covers the period
     # ends [first end >= t, first end >= t + A); add the part not covered yet.
-    w, h, p, n = prm[P_WARMUP], prm[P_HORIZON], prm[P_PERIOD], int(prm[P_N_PERIODS])
-    k_b = first_end_from(t + prm[P_ACTIVE_DAYS], w, h, p, n)
+    w, h, p, n = prm.warmup, prm.horizon, prm.period, prm.n_periods
+    k_b = first_end_from(t + prm.active_days, w, h, p, n)
     if k_b > me["covered"]:  # (usually not, once A spans the rest of the run)
         k_a = first_end_from(t, w, h, p, n)
         start = k_a if k_a > me["covered"] else me["covered"]
@@ -219,12 +235,11 @@ def on_purchase(i, t, c, margin, inw, lc, acc, ch_acc):
 
 
 @njit(cache=True, _nrt=False)
-def on_churn(i, j, t, inw, lc, key):
+def on_churn(i, j, t, inw, lc: LifecycleState, key) -> float:
     """Consumer ``i`` churns at ``t`` (journey ``j``): the time they come back, inf if never."""
-    state, prm = lc[0], lc[1]
     if inw:
-        state[i]["flags"] |= CHURNED_IN_WINDOW
-    mean = prm[P_WINBACK_DAYS]
+        lc.records[i]["flags"] |= CHURNED_IN_WINDOW
+    mean = lc.params.winback_days
     if not np.isfinite(mean):
         return np.inf
     return t - mean * np.log(rs.uniform(key, i, j, WINBACK_DELAY_SLOT))

@@ -13,37 +13,53 @@ Equations are in ``docs/model.md``, section "Members". In short:
 * a non-member who buys in a recognising channel **joins** at checkout with probability
   ``join_probability`` (or the channel's override), from the ``membership`` random stream.
 
-Everything the kernel reads or updates for the programme is one tuple, ``ctx[14]`` of the
-journey kernel (`MembershipState.arrays`); its layout is the index constants below. Without a
-``membership`` section the tuple still carries the channels' delivery fees, and the helpers
-reduce to today's member discount and bonus exactly.
+Everything the kernel reads or updates for the programme is one `ProgrammeState`, a named
+tuple read by name (`MembershipState.state`), ``ctx[14]`` of the journey kernel. Without a
+``membership`` section it is the off form (`omnisim.engine.state.off`: empty arrays, ``on`` 0)
+that still carries the channels' delivery fees, and the helpers reduce to today's member
+discount and bonus exactly.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
+from omnisim.engine.ledger import Window
+from omnisim.engine.state import F32, F64, I8, Bool, Float, build, off
 from omnisim.scenario.schema import Qualifying, Recognition, Scenario
 
-# Layout of the kernel tuple (ctx[14]).
-(
-    M_PARAMS,  # float64[4]: see P_* below
-    M_TIER_MIN,  # float64[tiers]: threshold of each tier (currency or points)
-    M_TIER_DISCOUNT,  # float64[tiers]: price cut of each tier (fraction)
-    M_TIER_POINTS,  # float64[tiers]: points per currency paid
-    M_TIER_FREE,  # bool[tiers]: free delivery
-    M_JOIN_P,  # float64[channels]: probability of joining at checkout (0 where not recognised)
-    M_FEE,  # float64[channels]: delivery fee per order (currency; online channels only)
-    M_JOINED,  # int8[consumers]: channel a member joined in (-1: not a member / none)
-    M_TIER,  # int8[consumers]: a member's tier
-    M_QUALIFYING,  # float32[consumers]: spend (currency) or points since joining
-    M_JOINED_BY_CHANNEL,  # float64[channels]: members joined in the window, per channel
-) = range(11)
-# Entries of M_PARAMS.
-P_ON, P_EVERYWHERE, P_BY_POINTS, P_POINT_COST = range(4)
+
+class Tiers(NamedTuple):
+    """The programme's tiers, lowest first (index = tier)."""
+
+    min_spend: F64[1]  # threshold of each tier (currency or points; the first is 0)
+    discount: F64[1]  # price cut of each tier (fraction)
+    points: F64[1]  # points per currency paid for goods
+    free_delivery: Bool[1]  # no delivery fee
+
+
+class ProgrammeState(NamedTuple):
+    """The membership programme's kernel state (docs/model.md, "Members"). Settings are 1.0 or
+    0.0 flags but ``point_cost``; the kernel writes only the per-consumer arrays and
+    ``joined_by_channel``."""
+
+    on: Float  # 1 with a ``membership`` section
+    everywhere: Float  # 1: recognised in every recognising channel (else where joined only)
+    by_points: Float  # 1: tiers qualify by points earned (else by spend on goods)
+    point_cost: Float  # the brand's cost of one point when earned (currency)
+    tiers: Tiers
+    join_p: F64[1]  # per channel: probability of joining at checkout (0 where not recognised)
+    fee: F64[1]  # per channel: delivery fee per order (currency; online channels only)
+    joined: I8[1]  # per consumer: channel a member joined in (-1: not a member / none)
+    tier: I8[1]  # per consumer: a member's tier
+    qualifying: F32[1]  # per consumer: spend (currency) or points since joining
+    joined_by_channel: F64[1]  # per channel: members joined in the window
+
 
 BYTES_PER_CONSUMER = 1 + 1 + 4  # joined channel, tier, qualifying amount
 
@@ -59,70 +75,67 @@ def tier_for(amount: float, tier_min: np.ndarray) -> int:
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def benefit(i, c, member, member_discount, recognises, w_member, mem):
+def benefit(i, c, member, member_discount, recognises, w_member, mem: ProgrammeState):
     """(price factor, utility bonus, points value as a fraction of the price, delivery fee)
     for consumer ``i`` in channel ``c``.
 
     Without a programme this is today's rule: a member in a recognising channel pays
     ``1 - member_discount`` of the price and gets the bonus ``w_member``."""
-    fee = mem[M_FEE][c]
+    fee = mem.fee[c]
     if not (member[i] and recognises[c]):
         return 1.0, 0.0, 0.0, fee
-    par = mem[M_PARAMS]
-    if par[P_ON] == 0.0:
+    if mem.on == 0.0:
         return 1.0 - member_discount[c], w_member, 0.0, fee
-    if par[P_EVERYWHERE] == 0.0 and mem[M_JOINED][i] != c:
+    if mem.everywhere == 0.0 and mem.joined[i] != c:
         return 1.0, 0.0, 0.0, fee
-    k = mem[M_TIER][i]
-    d = mem[M_TIER_DISCOUNT][k]
+    k = mem.tier[i]
+    d = mem.tiers.discount[k]
     if member_discount[c] > d:
         d = member_discount[c]
-    if mem[M_TIER_FREE][k]:
+    if mem.tiers.free_delivery[k]:
         fee = 0.0
-    return 1.0 - d, w_member, mem[M_TIER_POINTS][k] * par[P_POINT_COST], fee
+    return 1.0 - d, w_member, mem.tiers.points[k] * mem.point_cost, fee
 
 
 @njit(cache=True, _nrt=False)
-def purchase(i, t, c, value, member, recognises, journey, key, mem, acc, lwin) -> float:
+def purchase(
+    i, t, c, value, member, recognises, journey, key, mem: ProgrammeState, acc, lwin: Window
+) -> float:
     """Book a purchase of goods worth ``value`` (currency) by consumer ``i`` in channel ``c``
-    at ``t`` for the programme: member orders and revenue, points earned and their cost, the
-    qualifying amount and tier, and a non-member's joining at checkout. Returns the delivery
+    at ``t`` (days) for the programme: member orders and revenue, points earned and their
+    cost, the qualifying amount and tier, and a non-member's joining at checkout; tallies in
+    the ledger's scalars ``acc`` count what falls in its window ``lwin``. Returns the delivery
     fee the consumer pays (0 offline or with free delivery), tallied here too."""
-    fee = mem[M_FEE][c]
-    par = mem[M_PARAMS]
-    inw = lwin[0] <= t < lwin[1]
+    fee = mem.fee[c]
+    inw = lwin.warmup <= t < lwin.horizon
     if member[i]:
         if inw:
             acc[lg.MEMBER_ORDERS] += 1.0
             acc[lg.MEMBER_REVENUE] += value
-        if (
-            par[P_ON] != 0.0
-            and recognises[c]
-            and (par[P_EVERYWHERE] != 0.0 or mem[M_JOINED][i] == c)
-        ):
-            k = mem[M_TIER][i]
-            if mem[M_TIER_FREE][k]:
+        if mem.on != 0.0 and recognises[c] and (mem.everywhere != 0.0 or mem.joined[i] == c):
+            k = mem.tier[i]
+            if mem.tiers.free_delivery[k]:
                 fee = 0.0
-            points = value * mem[M_TIER_POINTS][k]
+            points = value * mem.tiers.points[k]
             if inw and points > 0.0:
                 acc[lg.POINTS_EARNED] += points
-                acc[lg.POINTS_COST] += points * par[P_POINT_COST]
-            qual = mem[M_QUALIFYING]
-            qual[i] += points if par[P_BY_POINTS] != 0.0 else value
-            mem[M_TIER][i] = tier_for(qual[i], mem[M_TIER_MIN])
-    elif par[P_ON] != 0.0:
-        p_join = mem[M_JOIN_P][c]
+                acc[lg.POINTS_COST] += points * mem.point_cost
+            qual = mem.qualifying
+            qual[i] += points if mem.by_points != 0.0 else value
+            mem.tier[i] = tier_for(qual[i], mem.tiers.min_spend)
+    elif mem.on != 0.0:
+        p_join = mem.join_p[c]
         # Benefits start with the next purchase: this one was paid as a non-member.
         if p_join > 0.0 and rs.uniform(key, i, journey, 0) < p_join:
             member[i] = True
-            mem[M_JOINED][i] = c
-            mem[M_TIER][i] = 0
-            mem[M_QUALIFYING][i] = 0.0
+            mem.joined[i] = c
+            mem.tier[i] = 0
+            mem.qualifying[i] = 0.0
             if inw:
                 acc[lg.MEMBERS_JOINED] += 1.0
-                mem[M_JOINED_BY_CHANNEL][c] += 1.0
-            if t < lwin[1]:
-                acc[lg.MEMBER_DAYS] += lwin[1] - (t if t > lwin[0] else lwin[0])
+                mem.joined_by_channel[c] += 1.0
+            if t < lwin.horizon:
+                acc[lg.MEMBER_DAYS] += lwin.horizon - (t if t > lwin.warmup else lwin.warmup)
     if fee > 0.0 and inw:
         acc[lg.DELIVERY_FEES] += fee
     return fee
@@ -148,33 +161,23 @@ class MembershipState:
         self.fee = np.array([c.delivery_fee for c in chans], dtype=np.float64)
         self.joined_by_channel = np.zeros(len(chans))
         if m is None:
-            self.params = np.zeros(4)
+            # Nobody reads tiers, joining or per-consumer programme state without a programme:
+            # only the delivery fees (and the per-channel tally, never added to).
             self.tier_names: list[str] = []
-            self.tier_min = np.zeros(1)
-            self.tier_discount = np.zeros(1)
-            self.tier_points = np.zeros(1)
-            self.tier_free = np.zeros(1, dtype=np.bool_)
-            self.join_p = np.zeros(len(chans))
-            # Nobody reads per-consumer programme state without a programme.
-            self.joined = np.zeros(0, dtype=np.int8)
-            self.tier = np.zeros(0, dtype=np.int8)
-            self.qualifying = np.zeros(0, dtype=np.float32)
             self.initial_members = 0
+            self._state = off(
+                ProgrammeState, fee=self.fee, joined_by_channel=self.joined_by_channel
+            )
             return
-        self.params = np.array(
-            [
-                1.0,
-                1.0 if m.recognition == Recognition.everywhere else 0.0,
-                1.0 if m.qualifying == Qualifying.points else 0.0,
-                m.point_value * m.redemption_rate,
-            ]
-        )
         self.tier_names = [t.name for t in m.tiers]
-        self.tier_min = np.array([t.min_spend for t in m.tiers], dtype=np.float64)
-        self.tier_discount = np.array([t.discount for t in m.tiers], dtype=np.float64)
-        self.tier_points = np.array([t.points_per_currency for t in m.tiers], dtype=np.float64)
-        self.tier_free = np.array([t.free_delivery for t in m.tiers], dtype=np.bool_)
-        self.join_p = np.array(
+        tiers = build(
+            Tiers,
+            min_spend=np.array([t.min_spend for t in m.tiers], dtype=np.float64),
+            discount=np.array([t.discount for t in m.tiers], dtype=np.float64),
+            points=np.array([t.points_per_currency for t in m.tiers], dtype=np.float64),
+            free_delivery=np.array([t.free_delivery for t in m.tiers], dtype=np.bool_),
+        )
+        join_p = np.array(
             [
                 m.join_probability_by_channel.get(c.name, m.join_probability)
                 if c.recognises_membership
@@ -183,27 +186,48 @@ class MembershipState:
             ]
         )
         n = len(member)
-        self.joined = np.full(n, -1, dtype=np.int8)
-        self.tier = np.zeros(n, dtype=np.int8)
-        self.qualifying = np.zeros(n, dtype=np.float32)
-        self.joined[member] = initial_channels(sc, member, segment, recognises, key)[member]
+        joined = np.full(n, -1, dtype=np.int8)
+        joined[member] = initial_channels(sc, member, segment, recognises, key)[member]
         self.initial_members = int(member.sum())
-
-    def state(self) -> tuple:
-        """The programme's kernel state, in the order of the M_* constants."""
-        return (
-            self.params,
-            self.tier_min,
-            self.tier_discount,
-            self.tier_points,
-            self.tier_free,
-            self.join_p,
-            self.fee,
-            self.joined,
-            self.tier,
-            self.qualifying,
-            self.joined_by_channel,
+        self._state = build(
+            ProgrammeState,
+            on=1.0,
+            everywhere=1.0 if m.recognition == Recognition.everywhere else 0.0,
+            by_points=1.0 if m.qualifying == Qualifying.points else 0.0,
+            point_cost=m.point_value * m.redemption_rate,
+            tiers=tiers,
+            join_p=join_p,
+            fee=self.fee,
+            joined=joined,
+            tier=np.zeros(n, dtype=np.int8),
+            qualifying=np.zeros(n, dtype=np.float32),
+            joined_by_channel=self.joined_by_channel,
         )
+
+    def state(self) -> ProgrammeState:
+        """The programme's kernel state."""
+        return self._state
+
+    # The per-consumer arrays the kernel updates (empty without a programme).
+    @property
+    def joined(self) -> np.ndarray:
+        """Channel each member joined in (int8; -1: not a member)."""
+        return self._state.joined
+
+    @property
+    def tier(self) -> np.ndarray:
+        """Each member's tier (int8)."""
+        return self._state.tier
+
+    @property
+    def qualifying(self) -> np.ndarray:
+        """Each member's qualifying amount since joining (float32; currency or points)."""
+        return self._state.qualifying
+
+    @property
+    def tier_min(self) -> np.ndarray:
+        """Each tier's threshold (currency or points)."""
+        return self._state.tiers.min_spend
 
     def programme_cost(self, sc: Scenario, member_days: float) -> float:
         """Fixed cost over the window plus the cost per member per day of membership in it

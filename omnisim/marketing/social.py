@@ -19,11 +19,14 @@ Three parts:
   Poisson process of rate q A whose events pick a uniform adopter, its next time redrawn
   whenever A changes (exact by memorylessness; Gillespie 1977); KOL posts likewise at rate
   r K over the K adopted KOLs. O(1) per event, no heap.
-* **The kernel state**, one tuple (`WordOfMouth.ctx`) placed at index 13 of the journey
-  kernel's ``ctx``: the journey queues first-time buyers as pending adoptions (`on_purchase`;
-  `wom_advance` enters them in time order among the talks), stores each
-  consumer's last satisfaction in ``_review`` and adds the purchase intent to the choice
-  utility in ``_decide`` (`intent_utility`).
+* **The kernel state**, one `SocialState` (`WordOfMouth.state`; `off` without a ``social``
+  section, the same numba type with empty arrays), a named tuple read by name: its settings
+  (`SocialParams`), counters and event clocks (arrays with the ``C_*`` and ``T_*`` columns),
+  per-consumer arrays, the graph and the KOL followers (`Csr`), the pending adoptions and the
+  innovations (`Dated`). The journey queues first-time buyers as pending adoptions
+  (`on_purchase`; `wom_advance` enters them in time order among the talks), stores each
+  consumer's last satisfaction (`on_use`) and adds the purchase intent to the choice utility
+  (`intent_utility`).
 
 Random numbers: the graph and the KOL followers are drawn from the ``social`` stream's numpy
 generator, first thing, so every strategy of a run has the same graph (common random numbers);
@@ -37,12 +40,16 @@ from __future__ import annotations
 
 import inspect
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit
 
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
+from omnisim.engine.ledger import Window
+from omnisim.engine.state import F32, F64, I8, I32, I64, U64, Float, Int, build
+from omnisim.engine.state import off as off_state
 from omnisim.scenario.schema import (
     GRAPH_DEFAULTS,
     NX_MAX_CONSUMERS,
@@ -64,46 +71,11 @@ horizon)."""
 # journey fields (a 56-bit counter); innovations by consumer.
 SLOT_TALK, SLOT_TALK_GAP, SLOT_POST, SLOT_POST_GAP, SLOT_INNOVATION = range(5)
 
-# The kernel tuple: index -> array (see `WordOfMouth.ctx`).
-(
-    K_PAR,
-    K_CNT,
-    K_ADOPTED,
-    K_SAT,
-    K_INTENT,
-    K_ADOPTERS,
-    K_PEND_ID,
-    K_PEND_T,
-    K_INDPTR,
-    K_INDICES,
-    K_KOL_IDS,
-    K_KOL_LIST,
-    K_F_INDPTR,
-    K_F_INDICES,
-    K_INNOV_T,
-    K_INNOV_ID,
-    K_KEY,
-    K_NEXT,
-) = range(18)
-# Float parameters (K_PAR).
-(
-    P_ON,
-    P_Q,
-    P_LIFT,
-    P_IPS,
-    P_DECAY,
-    P_T0,
-    P_INTENT_W,
-    P_AWARE_MODE,
-    P_KOL_RATE,
-    P_FULLY_MIXED,
-    P_HORIZON,
-    P_N,
-) = range(12)
-# Integer counters (K_CNT): pending adoptions of the bucket, adopters (the length of the
-# adopter list), next innovation, conversations, posts, innovations that made someone aware,
-# adopted KOLs with followers (the length of the KOL list), talk events (conversations and
-# thinned ones), talk-clock draws, post-clock draws.
+# Integer counters (`SocialState.cnt`, int64): pending adoptions of the bucket, adopters (the
+# length of the adopter list), next innovation, conversations, posts, innovations that made
+# someone aware, adopted KOLs with followers (the length of the KOL list), talk events
+# (conversations and thinned ones), talk-clock draws, post-clock draws. A counters array with
+# named columns, not one field each, so that `_redraw` can be handed which counter to bump.
 (
     C_PENDING,
     C_ADOPTERS,
@@ -117,9 +89,63 @@ SLOT_TALK, SLOT_TALK_GAP, SLOT_POST, SLOT_POST_GAP, SLOT_INNOVATION = range(5)
     C_POST_GAPS,
 ) = range(10)
 N_COUNTERS = 10
-# Event clocks (K_NEXT, float64): next talk, next post, time of the last event entered.
+# Event clocks (`SocialState.clock`, float64, days): next talk, next post, time of the last
+# event entered; an array for the same reason (`_redraw` is told which clock to set).
 T_TALK, T_POST, T_LAST = range(3)
+N_CLOCKS = 3
 REBASE_DOUBLINGS = 20.0  # rebase the stored intent once its scale factor reaches 2**20
+
+
+class SocialParams(NamedTuple):
+    """Word of mouth's settings for one run (the kernel only reads them)."""
+
+    on: Float  # 1 with a ``social`` section, else 0 (every journey hook returns at once)
+    imitation: Float  # q: talks per adopter per day
+    lift: Float  # awareness lift of a conversation (fraction of the gap to 1)
+    intent_per_satisfaction: Float  # intent added per satisfaction point of the teller
+    decay: Float  # intent decay rate per day, ln 2 / half-life
+    intent_weight: Float  # w_I: utility per unit of intent
+    aware_mode: Float  # 1: adopters are the fully aware (``adopters: aware``); 0: the buyers
+    kol_rate: Float  # r: posts per adopted KOL per day
+    fully_mixed: Float  # 1: no graph, every consumer a neighbour of every other
+    n: Int  # consumers
+
+
+class Csr(NamedTuple):
+    """Rows of consumer ids in CSR form: row k is ``indices[indptr[k]:indptr[k + 1]]``."""
+
+    indptr: I64[1]
+    indices: I32[1]
+
+
+class Dated(NamedTuple):
+    """Consumers with a time each (days), sorted by time."""
+
+    ids: I32[1]
+    t: F64[1]
+
+
+class SocialState(NamedTuple):
+    """Word of mouth's kernel state (docs/model.md, "Word of mouth"); per-consumer arrays are
+    indexed by consumer id. Off (`off`): every array empty and ``par.on`` 0."""
+
+    par: SocialParams
+    # The intent's reference time T0 (days, one element): stored intents are scaled to it, and
+    # `rebase` moves it, so it is an array the kernel writes, not a setting.
+    intent_t0: F64[1]
+    cnt: I64[1]  # counters (the C_* columns)
+    clock: F64[1]  # event clocks (the T_* columns, days)
+    adopted: I8[1]  # per consumer: 1 once an adopter (or queued as one)
+    valence: F32[1]  # per consumer: satisfaction of their last use (scale points)
+    intent: F32[1]  # per consumer: purchase intent, scaled to ``intent_t0``
+    adopters: I32[1]  # the adopter list, in order of adoption (its length is cnt[C_ADOPTERS])
+    pending: Dated  # adoptions of the bucket queued by `on_purchase` (length cnt[C_PENDING])
+    graph: Csr  # the social graph (both directions stored); one empty row when fully mixed
+    kol_ids: I64[1]  # the KOLs' consumer ids, sorted
+    kol_list: I32[1]  # adopted KOLs with followers (indices k into kol_ids)
+    followers: Csr  # row k: the followers of kol_ids[k]
+    innovations: Dated  # first outside influence of each consumer, those before the horizon
+    key: U64[1]  # the ``social`` stream's key (one element)
 
 
 # ------------------------------------------------------------------------------------------
@@ -511,34 +537,11 @@ def social_bytes(sc) -> int:
 # The process
 
 
-def _disabled() -> tuple:
-    """The kernel tuple without word of mouth: same types, one element each (so the journey
-    kernel compiles once for both cases), `P_ON` = 0."""
-    return (
-        np.zeros(12),
-        np.zeros(N_COUNTERS, dtype=np.int64),
-        np.zeros(1, dtype=np.int8),
-        np.zeros(1, dtype=np.float32),
-        np.zeros(1, dtype=np.float32),
-        np.zeros(1, dtype=np.int32),
-        np.zeros(1, dtype=np.int32),
-        np.zeros(1),
-        np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int32),
-        np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int32),
-        np.zeros(1, dtype=np.int64),
-        np.zeros(1, dtype=np.int32),
-        np.zeros(1),
-        np.zeros(1, dtype=np.int32),
-        np.zeros(1, dtype=np.uint64),
-        np.zeros(3),
-    )
-
-
-def off() -> tuple:
-    """The kernel state of a run without word of mouth."""
-    return _disabled()
+def off() -> SocialState:
+    """The kernel state of a run without word of mouth: `SocialState` with every array empty
+    and ``par.on`` 0, so every journey hook returns at once (and the journey kernel, seeing the
+    same numba type, compiles once for runs with and without word of mouth)."""
+    return off_state(SocialState)
 
 
 class WordOfMouth:
@@ -593,46 +596,48 @@ class WordOfMouth:
             innov_t, innov_id = t[order], order.astype(np.int32)
         else:
             innov_t, innov_id = np.empty(0), np.empty(0, dtype=np.int32)
-        par = np.zeros(12)
-        par[P_ON] = 1.0
-        par[P_Q] = s.imitation_per_day
-        par[P_LIFT] = s.awareness_lift
-        par[P_IPS] = s.intent_per_satisfaction
-        par[P_DECAY] = math.log(2.0) / s.intent_half_life_days
-        par[P_T0] = 0.0
-        par[P_INTENT_W] = s.intent_weight
-        par[P_AWARE_MODE] = 1.0 if s.adopters == "aware" else 0.0
-        par[P_KOL_RATE] = s.kols.talk_per_day if s.kols is not None else 0.0
-        par[P_FULLY_MIXED] = 1.0 if self.graph.fully_mixed else 0.0
-        par[P_HORIZON] = horizon
-        par[P_N] = n
         g = self.graph
         self._window = ledger.state().window
         self._period = 0  # next period whose end has not been recorded
-        self._ctx = (
-            par,
-            np.zeros(N_COUNTERS, dtype=np.int64),
-            np.zeros(n, dtype=np.int8),
-            np.zeros(n, dtype=np.float32),
-            np.zeros(n, dtype=np.float32),
-            np.empty(n, dtype=np.int32),  # adopter list, in order of adoption
-            np.empty(n, dtype=np.int32),  # pending adoptions of the bucket (ids) ...
-            np.empty(n),  # ... and their times, sorted
-            g.indptr if g.indptr is not None else np.zeros(1, dtype=np.int64),
-            g.indices if g.indices is not None else np.zeros(1, dtype=np.int32),
-            kol_ids,
-            np.empty(max(len(kol_ids), 1), dtype=np.int32),  # adopted KOLs (indices k)
-            f_indptr,
-            f_indices,
-            innov_t,
-            innov_id,
-            np.array([key], dtype=np.uint64),
-            np.array([np.inf, np.inf, 0.0]),  # next talk, next post, last event
+        par = build(
+            SocialParams,
+            on=1.0,
+            imitation=s.imitation_per_day,
+            lift=s.awareness_lift,
+            intent_per_satisfaction=s.intent_per_satisfaction,
+            decay=math.log(2.0) / s.intent_half_life_days,
+            intent_weight=s.intent_weight,
+            aware_mode=1.0 if s.adopters == "aware" else 0.0,
+            kol_rate=s.kols.talk_per_day if s.kols is not None else 0.0,
+            fully_mixed=1.0 if g.fully_mixed else 0.0,
+            n=n,
+        )
+        self._state = build(
+            SocialState,
+            par=par,
+            intent_t0=np.zeros(1),
+            cnt=np.zeros(N_COUNTERS, dtype=np.int64),
+            clock=np.array([np.inf, np.inf, 0.0]),  # next talk, next post, last event
+            adopted=np.zeros(n, dtype=np.int8),
+            valence=np.zeros(n, dtype=np.float32),
+            intent=np.zeros(n, dtype=np.float32),
+            adopters=np.empty(n, dtype=np.int32),
+            pending=build(Dated, ids=np.empty(n, dtype=np.int32), t=np.empty(n)),
+            graph=build(
+                Csr,
+                indptr=g.indptr if g.indptr is not None else np.zeros(1, dtype=np.int64),
+                indices=g.indices if g.indices is not None else np.zeros(1, dtype=np.int32),
+            ),
+            kol_ids=kol_ids,
+            kol_list=np.empty(max(len(kol_ids), 1), dtype=np.int32),
+            followers=build(Csr, indptr=f_indptr, indices=f_indices),
+            innovations=build(Dated, ids=innov_id, t=innov_t),
+            key=np.array([key], dtype=np.uint64),
         )
 
-    def state(self) -> tuple:
+    def state(self) -> SocialState:
         """Word of mouth's kernel state."""
-        return self._ctx
+        return self._state
 
     def kol_followers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(KOL ids sorted by id, follower indptr, follower indices): row k of the CSR lists
@@ -642,14 +647,13 @@ class WordOfMouth:
     def start(self) -> None:
         """Adopters at time 0: with ``adopters: aware``, every consumer fully aware already."""
         if self.spec.adopters == "aware":
-            adopt_many(np.flatnonzero(self.awareness >= 1.0), 0.0, self._ctx)
+            adopt_many(np.flatnonzero(self.awareness >= 1.0), 0.0, self._state)
 
     def advance(self, t0: float, t1: float) -> None:
         """Apply every talk, post and innovation dated before ``t1`` (after the consumer
         events of the bucket [t0, t1)), then record the adopter share at period ends."""
-        soc = self._ctx
-        par = soc[K_PAR]
-        if (t1 - par[P_T0]) * par[P_DECAY] > REBASE_DOUBLINGS * math.log(2.0):
+        soc = self._state
+        if (t1 - soc.intent_t0[0]) * soc.par.decay > REBASE_DOUBLINGS * math.log(2.0):
             rebase(soc, t0)
         led = self.ledger
         wom_advance(t1, soc, self.awareness, led.acc, self._window)
@@ -659,20 +663,20 @@ class WordOfMouth:
             end = min(led.warmup + (self._period + 1) * led.period, led.horizon)
             if end > t1 + 1e-9:
                 break
-            led.series[self._period, lg.TS_ADOPTERS] = soc[K_CNT][C_ADOPTERS] / self.n
+            led.series[self._period, lg.TS_ADOPTERS] = soc.cnt[C_ADOPTERS] / self.n
             self._period += 1
 
     def adopters(self) -> int:
-        return int(self._ctx[K_CNT][C_ADOPTERS])
+        return int(self._state.cnt[C_ADOPTERS])
 
     def intent(self, t: float) -> np.ndarray:
         """Every consumer's purchase intent at ``t`` (float64)."""
-        par = self._ctx[K_PAR]
-        return self._ctx[K_INTENT].astype(np.float64) * np.exp(-(t - par[P_T0]) * par[P_DECAY])
+        soc = self._state
+        return soc.intent.astype(np.float64) * np.exp(-(t - soc.intent_t0[0]) * soc.par.decay)
 
     def summary(self) -> dict:
         """Tallies for the ledger dict (KPIs `adopters`, `wom_talks`)."""
-        cnt = self._ctx[K_CNT]
+        cnt = self._state.cnt
         return {
             "adopters": self.adopters(),
             "adopter_share": self.adopters() / self.n,
@@ -689,17 +693,17 @@ class WordOfMouth:
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def enabled(soc) -> bool:
+def enabled(soc: SocialState) -> bool:
     """Whether word of mouth runs (a ``social`` section)."""
-    return soc[K_PAR][P_ON] > 0.0
+    return soc.par.on > 0.0
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_use(i, sat, soc):
+def on_use(i: int, sat: float, soc: SocialState) -> None:
     """Consumer ``i`` used the product with satisfaction ``sat`` (scale points): the valence
     of their later talks."""
-    if soc[K_PAR][P_ON] > 0.0:
-        soc[K_SAT][i] = sat
+    if soc.par.on > 0.0:
+        soc.valence[i] = sat
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -711,28 +715,29 @@ def _counter_uniform(key, c, slot) -> float:
 @njit(cache=True, inline="always", _nrt=False)
 def _redraw(soc, t, rate, gaps, slot, which):
     """Time of the next event of one superposed process (talks: rate q A; KOL posts: rate r K)
-    from ``t``: by the memorylessness of the exponential this is exact whenever the rate has
-    just changed or an event has just happened. ``gaps`` counts the process's draws."""
-    cnt = soc[K_CNT]
+    from ``t`` into clock ``which`` (T_*): by the memorylessness of the exponential this is
+    exact whenever the rate has just changed or an event has just happened. Counter ``gaps``
+    (C_*) counts the process's draws."""
+    cnt = soc.cnt
     if rate > 0.0:
         g = cnt[gaps]
         cnt[gaps] = g + 1
-        soc[K_NEXT][which] = t - np.log(_counter_uniform(soc[K_KEY][0], g, slot)) / rate
+        soc.clock[which] = t - np.log(_counter_uniform(soc.key[0], g, slot)) / rate
     else:
-        soc[K_NEXT][which] = np.inf
+        soc.clock[which] = np.inf
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _redraw_talk(soc, t):
     """Next talk: rate q x adopters."""
-    rate = soc[K_PAR][P_Q] * soc[K_CNT][C_ADOPTERS]
+    rate = soc.par.imitation * soc.cnt[C_ADOPTERS]
     _redraw(soc, t, rate, C_TALK_GAPS, SLOT_TALK_GAP, T_TALK)
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _redraw_post(soc, t):
     """Next KOL post: rate r x adopted KOLs with followers."""
-    rate = soc[K_PAR][P_KOL_RATE] * soc[K_CNT][C_KOLS]
+    rate = soc.par.kol_rate * soc.cnt[C_KOLS]
     _redraw(soc, t, rate, C_POST_GAPS, SLOT_POST_GAP, T_POST)
 
 
@@ -754,17 +759,18 @@ def _kol_index(kol_ids, i) -> int:
 def _enter(i, soc) -> bool:
     """Append consumer ``i`` to the adopter list (and, if a KOL with followers, to the KOL
     list); True if the KOL list grew. Does not redraw the clocks."""
-    cnt = soc[K_CNT]
-    soc[K_ADOPTED][i] = 1
+    cnt = soc.cnt
+    soc.adopted[i] = 1
     a = cnt[C_ADOPTERS]
-    soc[K_ADOPTERS][a] = i
+    soc.adopters[a] = i
     cnt[C_ADOPTERS] = a + 1
-    kol_ids = soc[K_KOL_IDS]
+    kol_ids = soc.kol_ids
     if kol_ids.shape[0] > 0:
         k = _kol_index(kol_ids, i)
-        if k >= 0 and soc[K_F_INDPTR][k + 1] > soc[K_F_INDPTR][k]:
+        f_indptr = soc.followers.indptr
+        if k >= 0 and f_indptr[k + 1] > f_indptr[k]:
             m = cnt[C_KOLS]
-            soc[K_KOL_LIST][m] = k
+            soc.kol_list[m] = k
             cnt[C_KOLS] = m + 1
             return True
     return False
@@ -778,34 +784,30 @@ def adopt(i, t, soc):
     _redraw_talk(soc, t)
     if kol:
         _redraw_post(soc, t)
-    soc[K_NEXT][T_LAST] = t
+    soc.clock[T_LAST] = t
 
 
 @njit(cache=True)
 def adopt_many(ids, t, soc):
     """Every consumer of ``ids`` not yet an adopter adopts at ``t`` (clocks redrawn once)."""
     for i in ids:
-        if soc[K_ADOPTED][i] == 0:
+        if soc.adopted[i] == 0:
             _enter(i, soc)
     _redraw_talk(soc, t)
     _redraw_post(soc, t)
-    soc[K_NEXT][T_LAST] = t
+    soc.clock[T_LAST] = t
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def on_purchase(i, t, awareness_i, soc):
+def on_purchase(i: int, t: float, awareness_i: float, soc: SocialState) -> None:
     """Journey hook at a purchase: the first purchase makes an adopter (``adopters: buyers``);
     with ``adopters: aware``, a purchase that left awareness at 1 does. The adoption is queued
     (time-sorted) and entered by `wom_advance` in time order among the bucket's talks."""
-    par = soc[K_PAR]
-    if (
-        par[P_ON] > 0.0
-        and soc[K_ADOPTED][i] == 0
-        and (par[P_AWARE_MODE] == 0.0 or awareness_i >= 1.0)
-    ):
-        soc[K_ADOPTED][i] = 1
-        cnt = soc[K_CNT]
-        ids, ts = soc[K_PEND_ID], soc[K_PEND_T]
+    par = soc.par
+    if par.on > 0.0 and soc.adopted[i] == 0 and (par.aware_mode == 0.0 or awareness_i >= 1.0):
+        soc.adopted[i] = 1
+        cnt = soc.cnt
+        ids, ts = soc.pending.ids, soc.pending.t
         k = cnt[C_PENDING]  # < n: each consumer is queued at most once
         cnt[C_PENDING] = k + 1
         while k > 0 and ts[k - 1] > t:  # purchases come in time order: normally no step
@@ -817,45 +819,48 @@ def on_purchase(i, t, awareness_i, soc):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def intent_utility(i, t, soc) -> float:
+def intent_utility(i: int, t: float, soc: SocialState) -> float:
     """Utility of consumer ``i``'s purchase intent at ``t``: w_I * I_i(t), with
     I_i(t) = stored_i * exp(-ln 2 (t - T0) / half_life)."""
-    par = soc[K_PAR]
-    return par[P_INTENT_W] * soc[K_INTENT][i] * np.exp(-(t - par[P_T0]) * par[P_DECAY])
+    par = soc.par
+    return par.intent_weight * soc.intent[i] * np.exp(-(t - soc.intent_t0[0]) * par.decay)
 
 
 @njit(cache=True, _nrt=False)
 def _tell(j, teller, t, soc, awareness):
-    par = soc[K_PAR]
-    lift = par[P_LIFT]
+    par = soc.par
+    lift = par.lift
     if lift >= 1.0:
         awareness[j] = 1.0
     elif lift > 0.0:
         a = awareness[j]
         awareness[j] = a + lift * (1.0 - a)
-    inc = par[P_IPS] * soc[K_SAT][teller]
+    inc = par.intent_per_satisfaction * soc.valence[teller]
     if inc != 0.0:
-        soc[K_INTENT][j] += inc * np.exp((t - par[P_T0]) * par[P_DECAY])
-    if par[P_AWARE_MODE] > 0.0 and soc[K_ADOPTED][j] == 0 and awareness[j] >= 1.0:
+        soc.intent[j] += inc * np.exp((t - soc.intent_t0[0]) * par.decay)
+    if par.aware_mode > 0.0 and soc.adopted[j] == 0 and awareness[j] >= 1.0:
         adopt(j, t, soc)
 
 
 @njit(cache=True, _nrt=False)
-def wom_advance(t_end, soc, awareness, acc, lwin):
+def wom_advance(
+    t_end: float, soc: SocialState, awareness: np.ndarray, acc: np.ndarray, lwin: Window
+) -> None:
     """Process, in time order, every pending adoption, innovation, talk and KOL post dated
-    before ``t_end``. Talks and posts are the events of two superposed Poisson processes (rates
-    q A and r K), whose next times (`K_NEXT`) are redrawn after each of their events and each
-    change of A or K."""
-    par, cnt, nxt = soc[K_PAR], soc[K_CNT], soc[K_NEXT]
-    innov_t, innov_id = soc[K_INNOV_T], soc[K_INNOV_ID]
-    pend_id, pend_t = soc[K_PEND_ID], soc[K_PEND_T]
-    adopters, kol_list = soc[K_ADOPTERS], soc[K_KOL_LIST]
-    indptr, indices = soc[K_INDPTR], soc[K_INDICES]
-    f_indptr, f_indices = soc[K_F_INDPTR], soc[K_F_INDICES]
-    key = soc[K_KEY][0]
-    n = int(par[P_N])
-    fully_mixed = par[P_FULLY_MIXED] > 0.0
-    aware_mode = par[P_AWARE_MODE] > 0.0
+    before ``t_end`` (days). Talks and posts are the events of two superposed Poisson processes
+    (rates q A and r K), whose next times (``soc.clock``) are redrawn after each of their events
+    and each change of A or K. Talks and posts in the ledger's window ``lwin`` are tallied in
+    ``acc`` (the ledger's scalars)."""
+    par, cnt, nxt = soc.par, soc.cnt, soc.clock
+    innov_t, innov_id = soc.innovations.t, soc.innovations.ids
+    pend_id, pend_t = soc.pending.ids, soc.pending.t
+    adopters, kol_list = soc.adopters, soc.kol_list
+    indptr, indices = soc.graph.indptr, soc.graph.indices
+    f_indptr, f_indices = soc.followers.indptr, soc.followers.indices
+    key = soc.key[0]
+    n = par.n
+    fully_mixed = par.fully_mixed > 0.0
+    aware_mode = par.aware_mode > 0.0
     n_innov = innov_t.shape[0]
     n_pend = cnt[C_PENDING]
     head = 0
@@ -880,7 +885,7 @@ def wom_advance(t_end, soc, awareness, acc, lwin):
             if awareness[j] < 1.0:
                 cnt[C_INNOVATIONS] += 1
             awareness[j] = 1.0
-            if aware_mode and soc[K_ADOPTED][j] == 0:
+            if aware_mode and soc.adopted[j] == 0:
                 adopt(j, ti, soc)
         elif tt == t:
             # A talk: a uniform adopter tells one of its neighbours drawn uniformly (an adopter
@@ -912,7 +917,7 @@ def wom_advance(t_end, soc, awareness, acc, lwin):
                     j = indices[lo + r]
             if j >= 0:
                 cnt[C_TALKS] += 1
-                if lwin[0] <= t < lwin[1]:
+                if lwin.warmup <= t < lwin.horizon:
                     acc[lg.WOM_TALKS] += 1.0
                 _tell(j, cid, t, soc, awareness)
         else:
@@ -925,9 +930,9 @@ def wom_advance(t_end, soc, awareness, acc, lwin):
             if w >= m:
                 w = m - 1
             k = kol_list[w]
-            kol = soc[K_KOL_IDS][k]
+            kol = soc.kol_ids[k]
             _redraw_post(soc, t)
-            inw = lwin[0] <= t < lwin[1]
+            inw = lwin.warmup <= t < lwin.horizon
             if inw:
                 acc[lg.KOL_POSTS] += 1.0
             for e in range(f_indptr[k], f_indptr[k + 1]):
@@ -944,11 +949,10 @@ def wom_advance(t_end, soc, awareness, acc, lwin):
 
 
 @njit(cache=True)
-def rebase(soc, t0):
-    """Move the intent's reference time to ``t0`` (scale every stored value down)."""
-    par = soc[K_PAR]
-    f = np.exp(-(t0 - par[P_T0]) * par[P_DECAY])
-    intent = soc[K_INTENT]
+def rebase(soc: SocialState, t0: float) -> None:
+    """Move the intent's reference time to ``t0`` (days; scale every stored value down)."""
+    f = np.exp(-(t0 - soc.intent_t0[0]) * soc.par.decay)
+    intent = soc.intent
     for i in range(intent.shape[0]):
         intent[i] = intent[i] * f
-    par[P_T0] = t0
+    soc.intent_t0[0] = t0

@@ -8,11 +8,13 @@ import json
 import math
 from pathlib import Path
 
+import numba
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from builders import compiled_only, merge, scenario, small_market
 
+from omnisim.engine import state
 from omnisim.engine.simulation import Simulation, simulate_replication
 from omnisim.marketing import membership as ms
 from omnisim.scenario.loading import ScenarioError, load_scenario, scenario_from_dict
@@ -141,6 +143,34 @@ def test_without_a_programme_the_helper_is_todays_rule():
     assert ms.benefit(0, 1, member, disc, recog, 0.3, st.state()) == (1.0, 0.0, 0.0, 0.0)
     assert ms.benefit(1, 0, member, disc, recog, 0.3, st.state()) == (1.0, 0.0, 0.0, 0.0)
     assert len(st.joined) == 0  # no per-consumer state without a programme
+
+
+def test_off_state_has_the_live_numba_type():
+    """With and without a programme the kernel sees one numba type (it compiles once); the
+    off form carries only the delivery fees."""
+    member = np.array([True, True, False, True])
+    live = _state("everywhere", free=True)[0].state()
+    sc = plain()
+    off = ms.MembershipState(sc, member, np.zeros(4, np.int16), np.uint64(1)).state()
+    assert isinstance(live, ms.ProgrammeState) and isinstance(off, ms.ProgrammeState)
+    assert numba.typeof(live) == numba.typeof(off)
+    assert numba.typeof(live) == numba.typeof(state.off(ms.ProgrammeState))
+    assert live.on == 1.0 and off.on == 0.0
+    assert off.fee.tolist() == [c.delivery_fee for c in sc.channels]
+    assert len(off.tiers.min_spend) == len(off.join_p) == len(off.tier) == 0
+
+
+def test_build_refuses_a_wrongly_typed_field():
+    live = _state("everywhere", free=True)[0].state()
+    fields = live._asdict()
+    with pytest.raises(TypeError, match=r"ProgrammeState\.tier: int8\[1-d\] expected"):
+        state.build(ms.ProgrammeState, **(fields | {"tier": np.zeros(4, dtype=np.int64)}))
+    with pytest.raises(TypeError, match=r"Tiers\.free_delivery: bool\[1-d\] expected"):
+        state.build(ms.Tiers, **(live.tiers._asdict() | {"free_delivery": np.zeros(2)}))
+    with pytest.raises(TypeError, match=r"ProgrammeState\.on: a scalar expected"):
+        state.build(ms.ProgrammeState, **(fields | {"on": np.ones(1)}))
+    with pytest.raises(TypeError, match=r"ProgrammeState: missing fields \['fee'\]"):
+        state.build(ms.ProgrammeState, **{k: v for k, v in fields.items() if k != "fee"})
 
 
 # --------------------------------------------------------------------------------------------

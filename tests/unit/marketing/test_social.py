@@ -6,11 +6,14 @@ import math
 from pathlib import Path
 
 import networkx as nx
+import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from builders import merge, small_market
 
+from omnisim.engine import state
+from omnisim.engine.ledger import Window
 from omnisim.engine.simulation import Simulation
 from omnisim.marketing import social as so
 from omnisim.scenario.loading import ScenarioError, load_scenario
@@ -282,14 +285,14 @@ def test_talk_count_poisson_with_adopters_arriving_by_innovation():
     sim = Simulation(Scenario.model_validate(data), 0)
     res = sim.run()
     soc = sim.social.state()
-    t_in = soc[so.K_INNOV_T]
+    t_in = soc.innovations.t
     assert res.kpis["adopters"] == pytest.approx(len(t_in) / n)
-    assert np.array_equal(np.sort(soc[so.K_ADOPTERS][: len(t_in)]), np.sort(soc[so.K_INNOV_ID]))
+    assert np.array_equal(np.sort(soc.adopters[: len(t_in)]), np.sort(soc.innovations.ids))
     # Every Watts-Strogatz node keeps its own k/2 lattice edges: no adopter is silent.
     # E sum_i (T - t_i) = n (T - (1 - exp(-p T)) / p) ~ 57,900: mean ~ 23,000, 4 sd ~ 610.
     mean = q * float(np.sum(T - t_in))
     talks = res.ledger["social"]["talks_total"]
-    assert talks == soc[so.K_CNT][so.C_TALK_EVENTS]
+    assert talks == soc.cnt[so.C_TALK_EVENTS]
     assert abs(talks - mean) < 4 * math.sqrt(mean), (talks, mean)
 
 
@@ -307,7 +310,7 @@ def test_pending_purchase_adoptions_enter_in_time_order_and_drive_the_talk_rate(
     )
     sim = Simulation(sc, 0)
     soc, aw = sim.social.state(), sim.population.awareness.copy()
-    acc, lwin = np.zeros_like(sim.ledger.acc), np.array([0.0, T])
+    acc, lwin = np.zeros_like(sim.ledger.acc), Window(0.0, T, 7.0)
     rng = np.random.default_rng(5)
     t_adopt = rng.uniform(0.0, T, size=n // 2)
     who = rng.permutation(n)[: n // 2]
@@ -317,16 +320,16 @@ def test_pending_purchase_adoptions_enter_in_time_order_and_drive_the_talk_rate(
         sel = sel[np.argsort(t_adopt[sel])]
         for i in sel[::-1] if k % 2 else sel:  # odd buckets: queued in reverse time order
             so.on_purchase(int(who[i]), float(t_adopt[i]), 0.0, soc)
-        assert soc[so.K_CNT][so.C_PENDING] == len(sel)
-        assert np.array_equal(soc[so.K_PEND_T][: len(sel)], t_adopt[sel])
-        assert np.array_equal(soc[so.K_PEND_ID][: len(sel)], who[sel])
+        assert soc.cnt[so.C_PENDING] == len(sel)
+        assert np.array_equal(soc.pending.t[: len(sel)], t_adopt[sel])
+        assert np.array_equal(soc.pending.ids[: len(sel)], who[sel])
         so.wom_advance((k + 1) * dt, soc, aw, acc, lwin)
-        assert soc[so.K_CNT][so.C_PENDING] == 0
-    cnt = soc[so.K_CNT]
+        assert soc.cnt[so.C_PENDING] == 0
+    cnt = soc.cnt
     assert cnt[so.C_ADOPTERS] == n // 2
     # The adopter list is in adoption-time order.
     order = np.argsort(t_adopt, kind="stable")
-    assert np.array_equal(soc[so.K_ADOPTERS][: n // 2], who[order])
+    assert np.array_equal(soc.adopters[: n // 2], who[order])
     mean = q * float(np.sum(T - t_adopt))  # ~ 0.3 * 1500 * 20 = 9,000: 4 sd ~ 380
     assert cnt[so.C_TALKS] == cnt[so.C_TALK_EVENTS]  # every node has neighbours
     assert abs(cnt[so.C_TALKS] - mean) < 4 * math.sqrt(mean), (cnt[so.C_TALKS], mean)
@@ -356,7 +359,7 @@ def test_adopter_series_rises_to_the_kpi():
     # Buyers mode: adopters are exactly the consumers who bought (before or in the window).
     sim = Simulation(sc, 0)
     sim.run()
-    adopted = sim.social.state()[so.K_ADOPTED].astype(bool)
+    adopted = sim.social.state().adopted.astype(bool)
     bought = sim.population.ever_bought
     assert np.array_equal(adopted, bought)
 
@@ -385,8 +388,8 @@ def test_intent_rebased_decay_and_sign():
     sim = Simulation(sc, 0)
     soc = sim.social.state()
     aw = sim.population.awareness
-    soc[so.K_SAT][3] = 2.0
-    soc[so.K_SAT][4] = -4.0
+    soc.valence[3] = 2.0
+    soc.valence[4] = -4.0
     a7 = float(aw[7])
     so._tell(7, 3, 3.0, soc, aw)  # +0.5 * 2 at t = 3
     # The awareness lift: a <- a + lift (1 - a) (float32 storage).
@@ -396,8 +399,8 @@ def test_intent_rebased_decay_and_sign():
     assert sim.social.intent(13.0)[[7, 8]] == pytest.approx([0.5, -1.0], rel=1e-6)
     assert so.intent_utility(7, 13.0, soc) == pytest.approx(sc.social.intent_weight * 0.5, rel=1e-6)
     so.rebase(soc, 13.0)
-    assert soc[so.K_PAR][so.P_T0] == 13.0
-    assert soc[so.K_INTENT][7] == pytest.approx(0.5, rel=1e-6)
+    assert soc.intent_t0[0] == 13.0
+    assert soc.intent[7] == pytest.approx(0.5, rel=1e-6)
     assert sim.social.intent(23.0)[7] == pytest.approx(0.25, rel=1e-6)
 
 
@@ -411,8 +414,8 @@ def test_intent_bounded_by_tells_and_satisfaction():
     sim.run()
     soc = sim.social.state()
     intent = sim.social.intent(40.0)
-    sat = soc[so.K_SAT]
-    talks = int(soc[so.K_CNT][so.C_TALKS])
+    sat = soc.valence
+    talks = int(soc.cnt[so.C_TALKS])
     assert np.all(np.isfinite(intent))
     assert np.abs(intent).max() <= 2.0 * np.abs(sat).max() * talks
     assert np.abs(intent).max() > 0
@@ -469,14 +472,43 @@ def test_without_social_nothing_changes(small):
     assert inert.events == r.events
 
 
-def test_disabled_tuple_has_the_enabled_types():
-    sim = Simulation(social_market(100, 5.0), 0)
-    on, off = sim.social.state(), so.off()
-    assert len(on) == len(off)
-    assert [a.dtype for a in on] == [a.dtype for a in off]
-    assert [a.ndim for a in on] == [a.ndim for a in off]
-    per_consumer = sum(a.nbytes for a in on if a.shape == (100,)) / 100
+def _leaves(state: tuple):
+    """The arrays of a state, nested states included."""
+    for v in state:
+        if isinstance(v, tuple):
+            yield from _leaves(v)
+        elif isinstance(v, np.ndarray):
+            yield v
+
+
+@pytest.mark.parametrize("generator", ["watts_strogatz_graph", "fully_mixed"])
+def test_off_state_has_the_live_numba_type(generator):
+    """The journey kernel compiles once for runs with and without word of mouth: the off state
+    must be the live one's numba type (dtypes, dimensions, layouts, scalar kinds, nesting)."""
+    sc = social_market(100, 5.0, graph={"generator": generator}, kols={"count": 3, "followers": 10})
+    on, off = Simulation(sc, 0).social.state(), so.off()
+    assert isinstance(on, so.SocialState) and isinstance(off, so.SocialState)
+    assert numba.typeof(on) == numba.typeof(off)
+    assert off.par.on == 0.0 and on.par.on == 1.0 and on.par.n == 100
+    assert all(a.size == 0 for a in _leaves(off))
+    per_consumer = sum(a.nbytes for a in _leaves(on) if a.shape == (100,)) / 100
     assert per_consumer <= SOCIAL_STATE_BYTES == so.STATE_BYTES <= 40
+
+
+def test_build_refuses_a_wrongly_typed_field():
+    """A field filled from the wrong array fails at once, by name (not a mis-wired model)."""
+    live = Simulation(social_market(100, 5.0), 0).social.state()
+    fields = live._asdict()
+    with pytest.raises(TypeError, match=r"SocialState\.valence: float32\[1-d\] expected"):
+        state.build(so.SocialState, **(fields | {"valence": np.zeros(100)}))
+    with pytest.raises(TypeError, match=r"SocialState\.adopted: a C-contiguous array"):
+        state.build(so.SocialState, **(fields | {"adopted": np.zeros(200, dtype=np.int8)[::2]}))
+    with pytest.raises(TypeError, match=r"Csr\.indices: int32\[1-d\] expected"):
+        state.build(so.Csr, indptr=np.zeros(1, dtype=np.int64), indices=np.zeros(1, dtype=np.int64))
+    with pytest.raises(TypeError, match=r"SocialState\.graph: a Csr expected"):
+        state.build(so.SocialState, **(fields | {"graph": (live.graph.indptr, live.graph.indices)}))
+    with pytest.raises(TypeError, match=r"SocialParams\.n: a scalar expected"):
+        state.build(so.SocialParams, **(live.par._asdict() | {"n": np.zeros(3)}))
 
 
 # --------------------------------------------------------------------------------------------

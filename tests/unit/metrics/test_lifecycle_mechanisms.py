@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
@@ -13,7 +14,8 @@ import pytest
 from builders import ROOT, compiled_only, scenario
 
 from omnisim.api import simulate
-from omnisim.consumers.lifecycle import CustomerLifecycle
+from omnisim.consumers.lifecycle import CustomerLifecycle, LifecycleState
+from omnisim.engine import state
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.simulation import Simulation
 from omnisim.metrics.kpis import lifecycle_kpis, media_spend_by_channel
@@ -123,6 +125,31 @@ def test_cross_channel_share_on_a_constructed_case(small):
     assert out["customers"] == 7
     kp = lifecycle_kpis(_ledger_dict(buyers=6, cross_channel_buyers=3), {"channels": ["a", "b"]})
     assert kp["cross_channel_share"] == 0.5
+
+
+def test_state_is_named_and_off_has_its_numba_type(small):
+    """The kernel state is a `LifecycleState` over the object's own arrays (the kernel's
+    writes are the tallies `finish` reads); its off form has the same numba type."""
+    led = Ledger(6, 4, small.warmup_days, small.horizon_days, 7.0)
+    lc = CustomerLifecycle(small, 7, led)
+    live = lc.state()
+    assert isinstance(live, LifecycleState)
+    assert live.records is lc.records and live.active_diff is lc.active_diff
+    assert live.params.n_periods == led.n_periods and live.params.period == 7.0
+    assert numba.typeof(live) == numba.typeof(state.off(LifecycleState))
+
+
+def test_state_build_refuses_a_wrongly_typed_field(small):
+    lc = CustomerLifecycle(small, 7, Ledger(6, 4, small.warmup_days, small.horizon_days, 7.0))
+    fields = lc.state()._asdict()
+    # Records of another layout (here, without the flags byte) would mis-read every field.
+    other = np.zeros(7, dtype=[("acquired", np.float32), ("covered", np.int32)])
+    with pytest.raises(TypeError, match=r"LifecycleState\.records: .* expected"):
+        state.build(LifecycleState, **(fields | {"records": other}))
+    with pytest.raises(TypeError, match=r"LifecycleState\.active_diff: int64\[1-d\] expected"):
+        state.build(LifecycleState, **(fields | {"active_diff": np.zeros(3)}))
+    with pytest.raises(TypeError, match=r"LifecycleState\.params: a LifecycleParams expected"):
+        state.build(LifecycleState, **(fields | {"params": tuple(fields["params"])}))
 
 
 # ------------------------------------------------------------------ active customers
