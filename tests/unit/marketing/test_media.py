@@ -52,7 +52,7 @@ def counts(media) -> np.ndarray:
     """Impressions per consumer and vehicle so far, read off the adstock sums: with a very
     long half-life every impression adds exp(ln2 t / h) = 1 + O(1e-6), so the rounded sum is
     the count (independent of the cap counters the kernel checks)."""
-    return np.rint(media.arrays[md.ADSTOCK].astype(np.float64)).astype(np.int64)
+    return np.rint(media.state().adstock.astype(np.float64)).astype(np.int64)
 
 
 LONG = 1e6  # half-life (days) that makes an adstock sum an impression count
@@ -161,7 +161,7 @@ def test_flighting_delivers_only_inside_the_windows():
         per_bucket.append((t0, t1, counts_total(media)))
 
     def counts_total(media):
-        return float(media.arrays[md.TALLY][0, md.T_IMPRESSIONS])
+        return float(media.state().tally.impressions[0])
 
     deliver_days(sim, media, cal, 6.0, grab)
     prev = 0.0
@@ -173,7 +173,7 @@ def test_flighting_delivers_only_inside_the_windows():
             assert new == 0, (t0, new)
     # The budget integral: 1.5 days x 40 + 0.25 days x 400 = 160 currency = 16 000 impressions.
     assert abs(prev - 16_000) <= 1
-    assert md.spendable(0, 0.0, 10.0, media.arrays) == pytest.approx(160.0)
+    assert md.spendable(0, 0.0, 10.0, media.state()) == pytest.approx(160.0)
 
 
 def test_sessions_of_spends_only_while_the_livestream_is_open():
@@ -184,7 +184,7 @@ def test_sessions_of_spends_only_while_the_livestream_is_open():
         ]
     }
     _sim, media, _cal = runtime(plan)
-    a = media.arrays
+    a = media.state()
     open_days = 4.0 / 24.0
     assert md.spendable(0, 0.0, 9.0, a) == pytest.approx(3 * 24.0 * open_days)
     assert md.spendable(0, 0.0, 19.0 / 24.0, a) == 0.0
@@ -301,12 +301,12 @@ def test_adstock_decays_geometrically_through_rebases():
         ]
     }
     sim, media, cal = runtime(plan, consumers=50)
-    a = media.arrays
+    a = media.state()
     deliver_days(sim, media, cal, DT)  # budget 1/12 currency: no impression yet
-    a[md.ADSTOCK][7, 0] = np.float32(1.0)  # an impression at t0 = 0 (T0 = 0)
-    a[md.FPAR][0, md.F_CARRY] = -1e9  # buy nothing more
+    a.adstock[7, 0] = np.float32(1.0)  # an impression at t0 = 0 (T0 = 0)
+    a.vehicle.carry[0] = -1e9  # buy nothing more
     deliver_days(sim, media, cal, 30.0)
-    assert a[md.FPAR][0, md.F_T0] > 0  # rebased
+    assert a.vehicle.t0[0] > 0  # rebased
     t = 30.0
     stock = 2.0 ** (-t / 0.5)
     want = 1.0 - (1.0 - float(sim.population.awareness[7])) * (1.0 - 0.5 * stock / (stock + 1.0))
