@@ -63,7 +63,7 @@ from omnisim.engine import trail as tr
 from omnisim.engine.buckets import P_BUCKET_END, Wheel, insert
 from omnisim.engine.ledger import Ledger, LedgerState
 from omnisim.engine.prefetch import prefetch
-from omnisim.engine.state import F64, I64, U64, AnyState, Flag, Float, build
+from omnisim.engine.state import F64, I64, U64, Flag, Float, build
 from omnisim.market import shocks as shk
 from omnisim.marketing import media as md
 from omnisim.marketing import membership as ms
@@ -152,10 +152,10 @@ class Kernel(NamedTuple):
     weights: Weights
     keys: U64[1]  # the random streams' keys (`omnisim.engine.streams`)
     ledger: LedgerState
-    media: AnyState  # `omnisim.marketing.media`
-    social: AnyState  # `omnisim.marketing.social`
-    members: AnyState  # `omnisim.marketing.membership`
-    lifecycle: AnyState  # `omnisim.consumers.lifecycle`
+    media: md.MediaState
+    social: so.SocialState
+    members: ms.ProgrammeState
+    lifecycle: lcm.LifecycleState
     shocks: shk.ShockState
     fulfil: fl.FulfilmentState
 
@@ -245,7 +245,7 @@ class Journey:
         ledger: Ledger,
         trail: bool,
         media: md.MediaRuntime | None = None,
-        social: tuple | None = None,
+        social: so.SocialState | None = None,
         shocks: shk.Shocks | None = None,
     ) -> None:
         self.sc, self.pop, self.keys, self.clock = sc, pop, keys, clock

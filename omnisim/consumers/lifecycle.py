@@ -7,8 +7,8 @@ equations are in ``docs/model.md``, section "Customer lifecycle", and the KPIs i
 
 * `CustomerLifecycle`: the per-consumer lifecycle state (one 12-byte record a consumer, so that
   a purchase touches one cache line, which the kernel prefetches) and the kernel's lifecycle
-  inputs, handed to the journey kernel as one `LifecycleState` at ``ctx[15]``
-  (`CustomerLifecycle.state`), and the end-of-run tallies (`CustomerLifecycle.finish`);
+  inputs, handed to the journey kernel as one `LifecycleState` (its ``k.lifecycle``,
+  `CustomerLifecycle.state`), and the end-of-run tallies (`CustomerLifecycle.finish`);
 * the compiled helpers the journey kernel calls at a purchase (`on_purchase`), at churn
   (`on_churn`) and when a promotion priced a purchase (`promotion_cut`).
 

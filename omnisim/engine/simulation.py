@@ -380,7 +380,8 @@ class Simulation:
             else None
         )
         # Word of mouth (omnisim/marketing/social.py): its graph is the `social` stream's
-        # first draws, the same for every strategy; its kernel tuple is the journey's ctx[13].
+        # first draws, the same for every strategy; its `SocialState` is the journey kernel's
+        # ``k.social``.
         self.social = (
             WordOfMouth(
                 sc,

@@ -89,8 +89,6 @@ Bool = ArrayKind(np.bool_)
 Float = Annotated[float, Kind(np.dtype(np.float64), 0)]
 Int = Annotated[int, Kind(np.dtype(np.int64), 0)]
 Flag = Annotated[bool, Kind(np.dtype(np.bool_), 0)]
-# A nested state whose class is not named here (checked only to be a tuple; no `off` form).
-AnyState = Annotated[tuple, "any state"]
 
 
 def kinds(cls: type) -> dict[str, Kind | type]:
@@ -102,8 +100,6 @@ def kinds(cls: type) -> dict[str, Kind | type]:
         meta = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Kind)]
         if meta:
             out[name] = meta[0]
-        elif "any state" in getattr(hint, "__metadata__", ()):
-            out[name] = tuple
         elif isinstance(hint, type) and issubclass(hint, tuple) and hasattr(hint, "_fields"):
             out[name] = hint
         else:
@@ -133,7 +129,8 @@ def build(cls: type[T], **values: Any) -> T:
         if isinstance(kind, Kind):
             out[name] = kind.accept(cls.__name__, name, v)
         elif not isinstance(v, kind):
-            raise TypeError(f"{cls.__name__}.{name}: a {kind.__name__} expected")
+            got = type(v).__name__
+            raise TypeError(f"{cls.__name__}.{name}: {kind.__name__} expected, got {got}")
         else:
             out[name] = v
     return cls(**out)

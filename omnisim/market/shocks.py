@@ -190,7 +190,8 @@ def restore(habit: np.ndarray, snap: np.ndarray, p: float) -> None:
 
 
 # ------------------------------------------------------------------------------------------
-# Compiled helpers the journey kernel calls (``sh`` is ctx[16]).
+# Compiled helpers the journey kernel calls (``sh`` is the `ShockState`, the
+# journey kernel's ``k.shocks``).
 
 
 @njit(cache=True, inline="always", _nrt=False)

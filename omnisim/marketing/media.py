@@ -14,7 +14,7 @@ Hill curve of each adstock (`effective_awareness`). A click brings a waiting con
 forward to the click time (the old calendar entry becomes stale and is skipped, see ``due``)
 and puts the clicked channel into the consideration set of the consumer's next decision.
 
-Everything the kernels read or update is one `MediaState` (`MediaRuntime.state`), ``ctx[12]``
+Everything the kernels read or update is one `MediaState` (`MediaRuntime.state`), ``k.media``
 of the journey kernel: the plan's switches and scalars, the per-vehicle table `Vehicles`, the
 flighting windows `Flights`, the segment targeting `Targeting`, the window tallies `Tally` and
 the per-consumer arrays. Without a media plan it is `off` (empty arrays, zero switches: the
@@ -519,7 +519,7 @@ def deliver(b, t0, t1, md, stage, wheel):
     # Clicks are dated t0 nudged up by rounding steps until the calendar files them in bucket
     # b (b * dt / dt can round below b), which is popped after this delivery.
     tc = t0
-    while int(tc / wheel[-1][P_DT]) < b:
+    while int(tc / wheel.params[P_DT]) < b:
         tc = np.nextafter(tc, np.inf)
     for m in range(md.n_vehicles):
         if v.search[m] or cum_mass[m, cum_mass.shape[1] - 1] <= 0.0:

@@ -14,7 +14,7 @@ Equations are in ``docs/model.md``, section "Members". In short:
   ``join_probability`` (or the channel's override), from the ``membership`` random stream.
 
 Everything the kernel reads or updates for the programme is one `ProgrammeState`, a named
-tuple read by name (`MembershipState.state`), ``ctx[14]`` of the journey kernel. Without a
+tuple read by name (`MembershipState.state`), ``k.members`` of the journey kernel. Without a
 ``membership`` section it is the off form (`omnisim.engine.state.off`: empty arrays, ``on`` 0)
 that still carries the channels' delivery fees, and the helpers reduce to today's member
 discount and bonus exactly.

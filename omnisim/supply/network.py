@@ -41,7 +41,7 @@ import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -71,6 +71,31 @@ BRAND = "<brand>"
 from any dealer or stock node a scenario names."""
 
 OrderRecorder = Callable[[float, int, int], None]
+
+
+class Prices(NamedTuple):
+    """A node's prices (currency / unit)."""
+
+    buy: float  # what it pays its parent
+    sell: float  # what it charges its children (a dealer) or consumers (a terminal)
+    consumer: float  # a terminal's consumer price (0: the channel's own)
+
+
+@dataclass
+class Owed:
+    """An order waiting in a dealer's backlog: ``units`` still owed to ``child`` (-1: fed
+    demand)."""
+
+    child: int
+    units: int
+
+
+@dataclass(frozen=True)
+class Window:
+    """The measurement window (days)."""
+
+    warmup: float
+    horizon: float
 
 
 @dataclass(frozen=True)
@@ -188,20 +213,20 @@ def _prices(sc: Scenario, links: list[_Link]) -> dict[str, tuple[float, float, f
         if cost_plus
         else prod.list_price * net.brand_share
     )
-    out = {BRAND: (0.0, brand_sell, 0.0)}
+    out = {BRAND: Prices(0.0, brand_sell, 0.0)}
     for x in links:  # parents come first
-        buy = out[x.parent][1]
+        buy = out[x.parent].sell
         if x.kind == "dealer":
             if cost_plus:
                 m = x.spec.markup if x.spec.markup is not None else levels[x.level].markup
                 sell = buy * (1.0 + m)
             else:
                 sell = prod.list_price * levels[x.level].retail_share
-            out[x.name] = (buy, sell, 0.0)
+            out[x.name] = Prices(buy, sell, 0.0)
         else:
             m = x.spec.markup if x.spec.markup is not None else net.terminal_markup
             consumer = buy * (1.0 + m) if cost_plus else 0.0
-            out[x.name] = (buy, consumer, consumer)
+            out[x.name] = Prices(buy, consumer, consumer)
     return out
 
 
@@ -249,10 +274,10 @@ def build_settings(sc: Scenario, geo: Geography) -> list[NodeSettings]:
                 retail = _channel_retail(sc, x.name)
                 # The store's margin in currency stays; its purchase saving goes to consumers.
                 consumer = max(retail - (old_buy - buy), 0.0) if retail > 0 else 0.0
-            prices[x.name] = (buy, consumer, consumer)
+            prices[x.name] = Prices(buy, consumer, consumer)
     brand = NodeSettings(
         BRAND, "brand", "brand", -1, -1, 0.0, LeadTime(), InventoryPolicy(), Shortage.backlog,
-        0.0, 0.0, 0.0, 0.0, None, -1, prices[BRAND][1], 0.0,
+        0.0, 0.0, 0.0, 0.0, None, -1, prices[BRAND].sell, 0.0,
     )  # fmt: skip
     out = [brand]
     index: dict[str, int] = {BRAND: 0}
@@ -355,7 +380,7 @@ class SupplyNetwork:
         self.record_order = record_order
         self.shocks = shocks
         self.allow_negative = allow_negative_orders
-        self.window = (sc.warmup_days, sc.horizon_days)
+        self.window = Window(sc.warmup_days, sc.horizon_days)
         self.unit_cost = sc.product.unit_cost
         self.level_names = [lv.name for lv in sc.network.levels]
         self.list_price = sc.product.list_price
@@ -373,7 +398,7 @@ class SupplyNetwork:
         self.on_order = i64()  # ordered, not yet received (includes backlog at the parent)
         self.in_transit = i64()  # shipped by the parent, not yet arrived
         self.backlog_units = i64()  # units this node owes its children (and fed demand)
-        self.backlog: list[deque[list[int]]] = [deque() for _ in range(n)]
+        self.backlog: list[deque[Owed]] = [deque() for _ in range(n)]
         self.period_demand = i64()
         self.history: list[deque[int]] = [
             deque(maxlen=s.policy.forecast_periods) for s in self.nodes
@@ -478,7 +503,7 @@ class SupplyNetwork:
         self.price_at_start = np.array([s.purchase_price for s in self.nodes])
 
     def _in_window(self) -> bool:
-        return self.window[0] <= self.env.now < self.window[1]
+        return self.window.warmup <= self.env.now < self.window.horizon
 
     def consumer_prices(self) -> np.ndarray:
         """Consumer price per stock node set by the network (currency / unit; 0 = the
@@ -503,8 +528,8 @@ class SupplyNetwork:
         now = self.env.now
         rate = self.nodes[k].holding_per_unit_day
         self.cum_holding[k] += (now - self._last_t[k]) * self.on_hand[k] * rate
-        a = max(self._last_t[k], self.window[0])
-        b = min(now, self.window[1])
+        a = max(self._last_t[k], self.window.warmup)
+        b = min(now, self.window.horizon)
         if b > a:
             self.area[k] += (b - a) * self.on_hand[k]
             self.holding_w[k] += (b - a) * self.on_hand[k] * rate
@@ -513,7 +538,7 @@ class SupplyNetwork:
     def accrue_terminals(self, t0: float, t1: float) -> None:
         """Add terminal on-hand over ``[t0, t1)`` at the stock of ``t0`` (the run's bucket
         approximation, as for the holding cost of the ledger)."""
-        a, b = max(t0, self.window[0]), min(t1, self.window[1])
+        a, b = max(t0, self.window.warmup), min(t1, self.window.horizon)
         if b <= a:
             return
         self.area[self._terminal_rows] += (b - a) * self.inventory.stock[self._terminals]
@@ -530,7 +555,7 @@ class SupplyNetwork:
         ev._ok = True
         ev._value = None
         ev.callbacks.append(lambda _e: self._snapshot())
-        env.schedule(ev, URGENT, max(self.window[0] - env.now, 0.0))
+        env.schedule(ev, URGENT, max(self.window.warmup - env.now, 0.0))
         for k, s in enumerate(self.nodes):
             if s.kind != "brand":
                 env.process(self._review(k))
@@ -621,7 +646,7 @@ class SupplyNetwork:
             self.units_asked[p] += q
         if self.nodes[p].shortage == Shortage.backlog:
             before = self.backlog_units[p]
-            self.backlog[p].append([child, q])
+            self.backlog[p].append(Owed(child, q))
             self.backlog_units[p] += q
             self._serve_backlog(p)
             sent = int(before + q - self.backlog_units[p])
@@ -648,11 +673,11 @@ class SupplyNetwork:
         queue = self.backlog[p]
         while queue and self.on_hand[p] > 0:
             entry = queue[0]
-            give = min(entry[1], int(self.on_hand[p]))
-            self._ship(p, entry[0], give)
+            give = min(entry.units, int(self.on_hand[p]))
+            self._ship(p, entry.child, give)
             self.backlog_units[p] -= give
-            entry[1] -= give
-            if entry[1] == 0:
+            entry.units -= give
+            if entry.units == 0:
                 queue.popleft()
 
     def _ship(self, p: int, child: int, q: int) -> None:
@@ -711,7 +736,7 @@ class SupplyNetwork:
 
     def _exit_times(self) -> tuple[float, float, float]:
         ex = self.exit
-        first = ex.after_days if ex.after_days is not None else self.window[0]
+        first = ex.after_days if ex.after_days is not None else self.window.warmup
         return first, ex.window_days, ex.check_every_days
 
     def _profit_state(self) -> np.ndarray:
@@ -768,17 +793,17 @@ class SupplyNetwork:
         if p > 0:
             kept = deque()
             for entry in self.backlog[p]:
-                if entry[0] == k:
-                    self.backlog_units[p] -= entry[1]
-                    self.on_order[k] -= entry[1]
+                if entry.child == k:
+                    self.backlog_units[p] -= entry.units
+                    self.on_order[k] -= entry.units
                 else:
                     kept.append(entry)
             self.backlog[p] = kept
         # The backlog it owes is dropped: each child's on-order falls, so it re-orders.
         dropped = int(self.backlog_units[k])
-        for child, units in self.backlog[k]:
-            if child >= 0:
-                self.on_order[child] -= units
+        for entry in self.backlog[k]:
+            if entry.child >= 0:
+                self.on_order[entry.child] -= entry.units
         self.backlog[k].clear()
         self.backlog_units[k] = 0
         # Re-attach the children to the nearest surviving dealer of the closest level above.
@@ -888,7 +913,7 @@ class SupplyNetwork:
             for k, s in enumerate(self.nodes):
                 if s.kind == "dealer":
                     self._touch(k)
-        span = self.window[1] - self.window[0]
+        span = self.window.horizon - self.window.warmup
         out = {}
         for k, s in enumerate(self.nodes):
             on_hand_avg = float(self.area[k] / span) if span > 0 else 0.0
@@ -939,7 +964,7 @@ class SupplyNetwork:
             in_w = [
                 q
                 for t, q in zip(self.review_times[k], self.orders[k], strict=True)
-                if self.window[0] <= t < self.window[1]
+                if self.window.warmup <= t < self.window.horizon
             ]
             daily_out = units_out / span if span > 0 else 0.0
             if self.exit is not None:
@@ -994,7 +1019,7 @@ class SupplyNetwork:
             }
         more = {"exits": [dict(e) for e in self.exits]} if self.exit is not None else {}
         return {
-            "window": list(self.window),
+            "window": [self.window.warmup, self.window.horizon],
             "unit_cost": self.unit_cost,
             # Every level the scenario declares, flattened away or not, so that strategies
             # of one scenario report the same KPIs.
