@@ -89,7 +89,7 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
 
-    from omnisim.engine.simulation import Simulation
+    from omnisim.simulation import Simulation
     from omnisim.experiments.runs import small_copy
     from omnisim.scenario.loading import load_scenario
 

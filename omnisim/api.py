@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from omnisim.engine.simulation import ensure_memory
 from omnisim.experiments.compare import (
     Comparison,
     ComparisonPlan,
@@ -38,6 +37,7 @@ from omnisim.experiments.stats import parse_targets
 from omnisim.experiments.sweep import default_sweep_dir, plan_sweep, run_sweep
 from omnisim.scenario.loading import load_scenario, scenario_digest
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import ensure_memory
 
 __all__ = [
     "RunOutput",

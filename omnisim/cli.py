@@ -24,7 +24,6 @@ from omnisim._version import __version__
 from omnisim.api import build_report, compare_results, default_out_dir, simulate
 from omnisim.api import sweep as run_sweep
 from omnisim.consumers.journey import kernels_cached
-from omnisim.engine.simulation import MemoryRefused
 from omnisim.experiments.executors import ExecutorError
 from omnisim.experiments.folders import FolderError
 from omnisim.experiments.outputs import atomic_write_bytes
@@ -36,6 +35,7 @@ from omnisim.metrics.units import good_direction, unit_label
 from omnisim.report import ReportError
 from omnisim.scenario.loading import ScenarioError, load_scenario, validate_file
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import MemoryRefused
 
 app = typer.Typer(
     name="omnisim",

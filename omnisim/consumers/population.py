@@ -12,18 +12,22 @@ from typing import NamedTuple
 import numpy as np
 
 from omnisim.engine import streams as rs
+from omnisim.engine.stages import CHURNED, FULFILMENT, SEARCHING, STAGE_NAMES, TRAVELLING, WAIT_NEED
 from omnisim.engine.state import F32, F64, I8, I16, U8, U16, U32, Bool, from_object
 from omnisim.scenario.schema import Scenario
 
-# The stage a consumer is in is the kind of their next pending event.
-WAIT_NEED, SEARCHING, TRAVELLING, FULFILMENT, CHURNED = 0, 1, 2, 3, 4
-STAGE_NAMES = (
-    "waiting_for_need",
-    "searching",
-    "travelling_to_store",
-    "fulfilment_and_use",
-    "churned",
-)
+# The stage a consumer is in is the kind of their next pending event (`omnisim.engine.stages`).
+__all__ = [
+    "CHURNED",
+    "FULFILMENT",
+    "SEARCHING",
+    "STAGE_NAMES",
+    "TRAVELLING",
+    "WAIT_NEED",
+    "Population",
+    "PopulationState",
+    "bytes_per_consumer",
+]
 
 
 def bytes_per_consumer(n_channels: int) -> int:

@@ -21,7 +21,6 @@ from typing import Any
 
 import pandas as pd
 
-from omnisim.engine.simulation import ensure_memory
 from omnisim.experiments.executors import chunked, default_workers, open_executor, run_chunks
 from omnisim.experiments.outputs import atomic_write_text, csv_text, environment_info, json_text
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS
@@ -41,6 +40,7 @@ from omnisim.scenario.loading import (
     strategy_names,
 )
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import ensure_memory
 
 BASE = "base"
 COLUMNS = [

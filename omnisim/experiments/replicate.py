@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from omnisim.engine.simulation import RunResult, Simulation, ensure_memory
 from omnisim.experiments.stats import more_replications, summarise
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import RunResult, Simulation, ensure_memory
 
 DEFAULT_MAX_REPS = 200
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
-from omnisim.engine.simulation import Simulation
 from omnisim.experiments.outputs import timeseries_rows
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import Simulation
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ import pandas as pd
 from pydantic import BaseModel
 
 from omnisim._version import __version__
-from omnisim.engine.simulation import ensure_memory
 from omnisim.experiments.executors import default_workers, open_executor, run_chunks
 from omnisim.experiments.folders import default_folder
 from omnisim.experiments.outputs import atomic_write_text, csv_text, environment_info, json_text
@@ -58,6 +57,7 @@ from omnisim.scenario.loading import (
     scenario_digest,
 )
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import ensure_memory
 
 __all__ = [
     "DESIGNS",

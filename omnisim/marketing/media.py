@@ -30,11 +30,11 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from omnisim.consumers.population import CHURNED, WAIT_NEED
 from omnisim.engine import state as st
 from omnisim.engine import streams as rs
 from omnisim.engine.buckets import P_DT, insert
 from omnisim.engine.prefetch import prefetch
+from omnisim.engine.stages import CHURNED, WAIT_NEED
 from omnisim.engine.state import F32, F64, I32, I64, U8, U64, Float, Int
 from omnisim.scenario.schema import MAX_MEDIA, MediaKind, Scenario
 

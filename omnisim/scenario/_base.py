@@ -28,7 +28,7 @@ MIN_BUCKET_HOURS = 0.01
 """Narrowest time bucket (hours; 36 seconds): the engine loops once per bucket."""
 MAX_CONSUMERS = 2**31 - 1
 """Most consumers a run may have: the event calendar keeps consumer ids in 32 bits. Checked
-with the memory before a run (`omnisim.engine.simulation.ensure_memory`), where a larger
+with the memory before a run (`omnisim.simulation.ensure_memory`), where a larger
 number is refused anyway on any machine there is."""
 MAX_MONEY = 1e16
 """Largest amount of money in any field (currency units, per unit, order, day or year): ten

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from omnisim.consumers.population import CHURNED
-from omnisim.engine.simulation import Simulation
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import Simulation
 
 
 @st.composite

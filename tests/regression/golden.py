@@ -18,8 +18,8 @@ import math
 import sys
 from pathlib import Path
 
-from omnisim.engine.simulation import Simulation
 from omnisim.scenario.loading import load_scenario, strategy_names
+from omnisim.simulation import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent / "golden"

@@ -35,8 +35,8 @@ import numpy as np
 from builders import small_market
 from scipy.integrate import solve_ivp
 
-from omnisim.engine.simulation import Simulation
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import Simulation
 
 P, Q, N = 0.03, 0.38, 10_000
 TIMES = np.array([2, 5, 8, 12, 20])

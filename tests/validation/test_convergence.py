@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from builders import scenario
 
-from omnisim.engine.simulation import Simulation
+from omnisim.simulation import Simulation
 
 KPIS = ("needs", "purchases", "revenue", "lost_sales", "store_wait_minutes", "avg_rating")
 REPS = 6

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from builders import merge
 
-from omnisim.engine.simulation import Simulation
 from omnisim.experiments.stats import paired_interval
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import Simulation
 
 REPS = 8
 

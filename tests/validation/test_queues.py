@@ -25,8 +25,8 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from omnisim.engine.simulation import Simulation
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import Simulation
 
 Z = 4.0  # tolerance, in standard errors of the replication mean
 HUGE = 10**12  # stock that never runs out

@@ -13,8 +13,8 @@ from builders import small_market
 from omnisim.channels import fulfilment as fl
 from omnisim.channels.catalog import ChannelTable, Geography
 from omnisim.engine import ledger as lg
-from omnisim.engine.simulation import Simulation
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import Simulation
 from omnisim.supply.network import BRAND
 
 EVERYTHING = {

@@ -8,9 +8,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from omnisim.channels.policies import apply_policies
-from omnisim.engine.simulation import Simulation
 from omnisim.scenario.loading import load_scenario
 from omnisim.scenario.schema import Recognition, Scenario
+from omnisim.simulation import Simulation
 from tests.builders import ROOT, merge, small_market
 
 FMCG = ROOT / "scenarios" / "fmcg_flattening.yaml"

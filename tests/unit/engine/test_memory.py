@@ -10,21 +10,21 @@ import pytest
 from builders import ROOT, quickstart_copy, scenario
 from typer.testing import CliRunner
 
+from omnisim import simulation
 from omnisim.channels.service import StoreQueues
 from omnisim.cli import app
 from omnisim.consumers.needs import NeedClock
-from omnisim.engine import simulation
 from omnisim.engine.buckets import EventCalendar
 from omnisim.engine.ledger import Ledger
-from omnisim.engine.simulation import (
+from omnisim.scenario.loading import load_scenario
+from omnisim.scenario.schema import Scenario
+from omnisim.simulation import (
     BASE_BYTES,
     MemoryRefused,
     ensure_memory,
     memory_parts,
     planned_memory,
 )
-from omnisim.scenario.loading import load_scenario
-from omnisim.scenario.schema import Scenario
 
 GiB = 2**30
 

@@ -120,8 +120,8 @@ def test_the_kernel_state_is_one_type_with_and_without_mechanisms() -> None:
     once for both."""
     from pathlib import Path
 
-    from omnisim.engine.simulation import Simulation
     from omnisim.scenario.loading import load_scenario
+    from omnisim.simulation import Simulation
 
     root = Path(__file__).resolve().parents[3] / "scenarios"
     types = []

@@ -16,11 +16,11 @@ import simpy
 from builders import ROOT, compiled_only, scenario, small_market
 
 from omnisim.consumers.needs import NeedClock
-from omnisim.engine.simulation import Simulation
 from omnisim.market import shocks as shk
 from omnisim.metrics.kpis import compute_kpis, online_share_kpis
 from omnisim.scenario.loading import ScenarioError, load_scenario
 from omnisim.scenario.schema import Scenario
+from omnisim.simulation import Simulation
 from omnisim.supply.inventory import Inventory
 from omnisim.supply.network import SupplyNetwork
 

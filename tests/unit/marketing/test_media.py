@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from omnisim.engine.buckets import EventCalendar
-from omnisim.engine.simulation import Simulation
 from omnisim.marketing import media as md
 from omnisim.scenario.loading import ScenarioError, scenario_from_dict
+from omnisim.simulation import Simulation
 from tests.builders import small_market
 
 DT = 2.0 / 24.0  # small_market's bucket width (days)

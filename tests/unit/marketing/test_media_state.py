@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from omnisim.engine import state as st
-from omnisim.engine.simulation import Simulation
 from omnisim.marketing import media as md
 from omnisim.scenario.loading import scenario_from_dict
+from omnisim.simulation import Simulation
 from tests.builders import small_market
 
 # Every feature that sizes a state array: awareness, caps (per vehicle and across media),

@@ -15,9 +15,9 @@ import pytest
 from builders import compiled_only, merge, scenario, small_market
 
 from omnisim.engine import state
-from omnisim.engine.simulation import Simulation, simulate_replication
 from omnisim.marketing import membership as ms
 from omnisim.scenario.loading import ScenarioError, load_scenario, scenario_from_dict
+from omnisim.simulation import Simulation, simulate_replication
 
 DATA = Path(__file__).parent / "data"
 LIST = 100.0  # the small market's list price

@@ -14,10 +14,10 @@ from builders import merge, small_market
 
 from omnisim.engine import state
 from omnisim.engine.ledger import Window
-from omnisim.engine.simulation import Simulation
 from omnisim.marketing import social as so
 from omnisim.scenario.loading import ScenarioError, load_scenario
 from omnisim.scenario.schema import SOCIAL_STATE_BYTES, Scenario
+from omnisim.simulation import Simulation
 
 TINY = Path(__file__).parents[2] / "unit" / "scenario" / "data" / "tiny.yaml"
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from omnisim.engine.simulation import Simulation
 from omnisim.metrics.transactions import ExportError, export_transactions
+from omnisim.simulation import Simulation
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from omnisim.api import simulate
 from omnisim.consumers.lifecycle import CustomerLifecycle, LifecycleState
 from omnisim.engine import state
 from omnisim.engine.ledger import Ledger
-from omnisim.engine.simulation import Simulation
 from omnisim.metrics.kpis import lifecycle_kpis, media_spend_by_channel
 from omnisim.scenario.schema import cross_reference_problems
+from omnisim.simulation import Simulation
 
 # Trail columns are categorical; compare on plain strings.
 

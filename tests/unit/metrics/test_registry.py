@@ -10,10 +10,10 @@ from dataclasses import dataclass
 import pytest
 from builders import ROOT
 
-from omnisim.engine.simulation import Simulation
 from omnisim.metrics import kpis as kpis_module
 from omnisim.metrics.registry import HEADLINE_SETS, KPIS, Kpi, headline, lookup
 from omnisim.metrics.units import unit_of
+from omnisim.simulation import Simulation
 
 ARROWS = {"↑": 1, "↓": -1, "–": 0}
 

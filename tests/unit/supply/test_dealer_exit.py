@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from test_network import drive, problems, two_level
 
-from omnisim.engine.simulation import Simulation
 from omnisim.metrics.kpis import network_kpis
 from omnisim.scenario.loading import scenario_from_dict
+from omnisim.simulation import Simulation
 from omnisim.supply.network import BRAND
 
 EXIT = {"profit_floor": -50.0, "window_days": 20.0, "check_every_days": 10.0}

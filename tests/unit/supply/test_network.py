@@ -8,8 +8,8 @@ import pytest
 import simpy
 from builders import small_market
 
-from omnisim.engine.simulation import Simulation
 from omnisim.scenario.loading import ScenarioError, scenario_from_dict
+from omnisim.simulation import Simulation
 from omnisim.supply.network import BRAND, SupplyNetwork
 
 

@@ -9,9 +9,9 @@ import math
 import pytest
 from test_network import assert_stock_flows, drive, problems, two_level
 
-from omnisim.engine.simulation import Simulation
 from omnisim.metrics.kpis import network_kpis
 from omnisim.scenario.loading import scenario_from_dict
+from omnisim.simulation import Simulation
 from omnisim.supply.network import BRAND, SupplyNetwork
 
 

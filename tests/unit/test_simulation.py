@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from omnisim.consumers.population import CHURNED
-from omnisim.engine.simulation import (
+from omnisim.simulation import (
     MemoryRefused,
     Simulation,
     ensure_memory,
