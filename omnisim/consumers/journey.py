@@ -28,6 +28,7 @@ from numba import njit
 from omnisim.channels import fulfilment as fl
 from omnisim.channels.catalog import ChannelTable, Geography
 from omnisim.channels.service import StoreQueues
+from omnisim.consumers import hooks
 from omnisim.consumers import lifecycle as lcm
 from omnisim.consumers.kernel import (
     N_EVENTS,
@@ -236,13 +237,13 @@ def advance_batch(ev_ids, ev_t, k, sched, trail, counts, do_trail, price, util, 
             t = ev_t[e]
             if e + PREFETCH_AHEAD < n:
                 _prefetch_consumer(k.pop, ev_ids[e + PREFETCH_AHEAD])
-                lcm.prefetch_consumer(k.lifecycle, ev_ids[e + PREFETCH_AHEAD])
+                hooks.prefetch(k, ev_ids[e + PREFETCH_AHEAD])
             e += 1
         elif counts[N_HEAP] > 0:
             i, t = heap_pop(heap_ids, heap_t, counts)
         else:
             break
-        if md.skip_stale(i, t, sched.due, k.media):
+        if hooks.stale(i, t, sched.due, k):
             continue
         counts[N_EVENTS] += 1
         s = stage[i]

@@ -13,24 +13,16 @@ import numpy as np
 from numba import njit
 
 from omnisim.channels.catalog import is_open, price_cut, store_for
+from omnisim.consumers import hooks
 from omnisim.consumers.kernel import N_HEAP, N_TRAIL_ROWS
 from omnisim.consumers.needs import to_real
 from omnisim.consumers.population import WAIT_NEED
 from omnisim.engine.buckets import P_BUCKET_END, insert
-from omnisim.marketing import media as md
-from omnisim.marketing import membership as ms
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def in_window(lwin, t):
     return lwin.warmup <= t < lwin.horizon
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def awareness(i, t, k):
-    """Consumer i's effective awareness at t: the stored awareness lifted by media adstock
-    (docs/model.md, "Media"); exactly the stored awareness without media."""
-    return md.effective_awareness(i, t, k.pop.awareness[i], k.media)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -114,16 +106,6 @@ def end_journey(i, t, k, sched, counts):
         schedule(sched, counts, i, t_next)
 
 
-@njit(cache=True, inline="always", _nrt=False)
-def member_benefit(i, c, k):
-    """(price factor, utility bonus, points value as a fraction of the price, delivery fee) of
-    consumer i in channel c (docs/model.md, "Members")."""
-    ch = k.chan
-    return ms.benefit(
-        i, c, k.pop.member, ch.member_discount, ch.recognises, k.weights.member, k.members
-    )
-
-
 @njit(cache=True, _nrt=False)
 def quote(i, c, t, k) -> tuple[float, bool, bool]:
     """(price, promotion running, channel open) consumer i sees in channel c at t."""
@@ -139,7 +121,7 @@ def quote(i, c, t, k) -> tuple[float, bool, bool]:
         if ch.node_price[store] > 0.0:
             base = ch.node_price[store]
     price = base * factor
-    member_factor, _, _, _ = member_benefit(i, c, k)
+    member_factor, _, _, _ = hooks.channel_terms(i, c, k)
     if member_factor != 1.0:
         price *= member_factor
     return price, promo, live

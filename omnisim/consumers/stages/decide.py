@@ -13,12 +13,11 @@ from numba import njit
 from omnisim.channels import fulfilment as fl
 from omnisim.channels.catalog import store_for
 from omnisim.channels.service import arrival_time
+from omnisim.consumers import hooks
 from omnisim.consumers.population import TRAVELLING
 from omnisim.consumers.stages.common import (
-    awareness,
     end_journey,
     in_window,
-    member_benefit,
     quote,
     row,
     schedule,
@@ -28,9 +27,6 @@ from omnisim.consumers.stages.purchase import order_online
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
-from omnisim.market import shocks as shk
-from omnisim.marketing import media as md
-from omnisim.marketing import social as so
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -44,14 +40,12 @@ def decide(i, t, k, sched, trail, counts, do_trail, price, util, cons):
     s = pop.segment[i]
     r = pop.region[i]
     sw = pop.switches[i]
-    soc = k.social  # word of mouth: purchase intent in every channel's utility
-    social = so.enabled(soc)
-    intent = so.intent_utility(i, t, soc) if social else 0.0
     first = sw == 0
     inw = in_window(lwin, t)
-    # Media: search ads at the first decision, and channels a click puts into consideration.
-    forced = md.at_decision(i, t, j, s, first, inw, k.media)
-    aware = awareness(i, t, k)
+    # Purchase intent (word of mouth) in every channel's utility; channels a click or a search
+    # ad puts into consideration (media).
+    forced, intent, social = hooks.decision(i, t, j, s, first, inw, k)
+    aware = hooks.awareness(i, t, k)
     # Omnichannel: buy online, pick up in store, for consumers with a pick-up store.
     om = k.fulfil
     pc = om.pickup_channel
@@ -72,7 +66,11 @@ def decide(i, t, k, sched, trail, counts, do_trail, price, util, cons):
         reach = ch.reach[c, r]
         ok = False
         if live and reach > 0.0 and not (int(pop.failed[i]) >> c) & 1:
-            x = ch.visibility[c] + w.consider_habit * habit[i, c] + shk.log_traffic(c, t, k.shocks)
+            x = (
+                ch.visibility[c]
+                + w.consider_habit * habit[i, c]
+                + hooks.consideration_shift(c, t, k)
+            )
             q = reach / (1.0 + np.exp(-x))
             ok = u < q or (forced >> c) & 1 == 1
         cons[c] = ok
@@ -80,7 +78,7 @@ def decide(i, t, k, sched, trail, counts, do_trail, price, util, cons):
             n_cons += 1
             # Membership and delivery fee (docs/model.md, "Members"): the price per unit paid
             # includes the fee; the price weighed is also net of the points' value.
-            _, bonus, cut, fee = member_benefit(i, c, k)
+            _, bonus, cut, fee = hooks.channel_terms(i, c, k)
             paid = p + fee / pop.units[i] if fee > 0.0 else p
             weighed = paid - p * cut if cut > 0.0 else paid
             if paid < seen:

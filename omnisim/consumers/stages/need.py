@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from omnisim.consumers import hooks
 from omnisim.consumers.needs import draw_interval, to_op
 from omnisim.consumers.population import SEARCHING
-from omnisim.consumers.stages.common import awareness, end_journey, in_window, period, row, schedule
+from omnisim.consumers.stages.common import end_journey, in_window, period, row, schedule
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
-from omnisim.marketing import media as md
 
 
 @njit(cache=True, _nrt=False)
@@ -36,8 +36,8 @@ def need(i, t, k, sched, trail, counts, do_trail):
     # consumer who just clicked an ad is aware.
     if (
         u_aware >= pop.awareness[i]
-        and u_aware >= awareness(i, t, k)
-        and not md.referred(i, t, k.media)
+        and u_aware >= hooks.awareness(i, t, k)
+        and not hooks.referred(i, t, k)
     ):
         if in_window(lwin, t):
             acc[lg.UNAWARE] += 1.0

@@ -15,15 +15,12 @@ from omnisim.channels.catalog import store_for
 from omnisim.channels.service import ADMITTED, FULL, STOCKOUT
 from omnisim.channels.service import service_time as _service_time
 from omnisim.channels.service import visit as _visit
-from omnisim.consumers import lifecycle as lcm
+from omnisim.consumers import hooks
 from omnisim.consumers.population import FULFILMENT, SEARCHING
 from omnisim.consumers.stages.common import end_journey, in_window, period, quote, row, schedule
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
-from omnisim.market import shocks as shk
-from omnisim.marketing import membership as ms
-from omnisim.marketing import social as so
 
 
 @njit(cache=True, _nrt=False)
@@ -72,7 +69,7 @@ def order_online(i, t, c, p, pickup, k, sched, trail, counts, do_trail):
         om.ready_days + ch.travel_days[om.pickup_channel]
         if pickup
         else (handling + transport - ch.delivery_delay[c] * np.log(u_delay))
-        * shk.lead_factor(t, k.shocks)
+        * hooks.shipment_factor(t, k)
     )
     late = 0.0 if pickup else lead - om.promise[c, r]
     pop.late_days[i] = late if late > 0.0 else 0.0
@@ -183,7 +180,7 @@ def endless_aisle(i, t, c, store, want, k, sched, trail, counts, do_trail) -> bo
         met[i] += 1  # the empty shelf was met all the same
     handling = om.store_handling if om.is_store[node] else ch.handling_days[c]
     lead = handling + geo.days[geo.node_region[node], r] - ch.delivery_delay[c] * np.log(u_delay)
-    lead *= shk.lead_factor(t, k.shocks)  # shocks: longer leads of shipments started in a shock
+    lead *= hooks.shipment_factor(t, k)  # shocks: longer leads of shipments started in a shock
     pop.node[i] = node
     pop.queue_days[i] = 0.0
     pop.late_days[i] = 0.0
@@ -252,32 +249,16 @@ def purchase(i, t, c, nd, q, p, t_receive, u_use, k, sched, trail, counts, do_tr
         pop.bought_before_window[i] = True  # bought during the warm-up (lifecycle KPIs)
     # Membership: points, tier, joining at checkout; the delivery fee paid (docs/model.md,
     # "Members").
-    fee = ms.purchase(
-        i,
-        t,
-        c,
-        value,
-        pop.member,
-        ch.recognises,
-        pop.journey[i],
-        k.keys[rs.MEMBERSHIP],
-        k.members,
-        acc,
-        lwin,
-    )
+    fee = hooks.checkout(i, t, c, value, k)
     if mode == fl.MODE_PICKUP and fee > 0.0:  # omnichannel: a pick-up pays no delivery fee
         if in_window(lwin, t):
             acc[lg.DELIVERY_FEES] -= fee
         fee = 0.0
-    margin = lcm.brand_margin(
-        nd, q, brand, mode != fl.MODE_OWN, w.unit_cost, ch.order_cost[c], k.lifecycle
-    )
-    lcm.on_purchase(i, t, c, margin, in_window(lwin, t), k.lifecycle, acc, ch_acc)
     pop.ever_bought[i] = True
     pop.paid[i] = p if fee == 0.0 else p + fee / q
     if w.aware_after:
         pop.awareness[i] = 1.0
-    so.on_purchase(i, t, pop.awareness[i], k.social)  # word of mouth: a new adopter talks
+    hooks.after_purchase(i, t, c, nd, q, brand, mode != fl.MODE_OWN, in_window(lwin, t), k)
     row(trail, counts, do_trail, tr.PURCHASE, t, i, c, nd, q, p)
     if mode != fl.MODE_OWN:
         row(trail, counts, do_trail, tr.CROSS_FULFILMENT, t, i, c, nd, q, float(mode))
@@ -344,7 +325,5 @@ def switch_or_leave(i, t, k, sched, trail, counts, do_trail):
 
 @njit(cache=True, _nrt=False)
 def promotion_spend(c, t_price, q, p, k):
-    """Customer lifecycle: the price cut promotions gave on an in-window purchase."""
-    pr = k.chan.promos
-    cut = lcm.promotion_cut(c, t_price, q, p, pr.start, pr.end, pr.discount, pr.mask)
-    k.ledger.channel[c, lg.CH_PROMOTION_SPEND] += cut
+    """The price cut promotions gave on an in-window purchase (customer lifecycle)."""
+    k.ledger.channel[c, lg.CH_PROMOTION_SPEND] += hooks.promotion_cut(c, t_price, q, p, k)

@@ -8,13 +8,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from omnisim.consumers import lifecycle as lcm
+from omnisim.consumers import hooks
 from omnisim.consumers.population import CHURNED
 from omnisim.consumers.stages.common import end_journey, in_window, row, schedule
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
-from omnisim.marketing import social as so
 
 
 @njit(cache=True, _nrt=False)
@@ -36,7 +35,7 @@ def review(i, t, k, sched, trail, counts, do_trail):
         + w.sat_noise * rs.normal(keys[rs.REVIEW], i, j, 0)
     )
     u_post, u_churn = rs.uniform2(keys[rs.REVIEW], i, j, 1)
-    so.on_use(i, sat, k.social)  # word of mouth: the valence of this consumer's talks
+    hooks.after_use(i, sat, k)
     acc, lwin = led.acc, led.window
     inw = in_window(lwin, t)
     if inw:
@@ -67,7 +66,7 @@ def review(i, t, k, sched, trail, counts, do_trail):
             acc[lg.CHURNED] += 1.0
         pop.stage[i] = CHURNED
         row(trail, counts, do_trail, tr.CHURN, t, i, -1, -1, 0, np.nan)
-        t_back = lcm.on_churn(i, j, t, inw, k.lifecycle, keys[rs.WINBACK])
+        t_back = hooks.after_churn(i, j, t, inw, k)
         if t_back < lwin.horizon:
             schedule(sched, counts, i, t_back)
         return
