@@ -89,9 +89,9 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
 
-    from omnisim.simulation import Simulation
     from omnisim.experiments.runs import small_copy
     from omnisim.scenario.loading import load_scenario
+    from omnisim.simulation import Simulation
 
     overrides = []
     if args.consumers:

@@ -108,7 +108,7 @@ def test_build_refuses_a_wrongly_typed_field():
     v = s.vehicle._asdict()
     with pytest.raises(TypeError, match=r"Vehicles\.cap_col: int64\[1-d\] expected"):
         st.build(md.Vehicles, **{**v, "cap_col": v["cap_col"].astype(np.int32)})
-    with pytest.raises(TypeError, match=r"MediaState\.vehicle: a Vehicles expected"):
+    with pytest.raises(TypeError, match=r"MediaState\.vehicle: Vehicles expected"):
         st.build(md.MediaState, **{**fields, "vehicle": tuple(s.vehicle)})
     with pytest.raises(TypeError, match="missing fields"):
         st.build(md.MediaState, **{k: x for k, x in fields.items() if k != "stale"})

@@ -148,7 +148,7 @@ def test_state_build_refuses_a_wrongly_typed_field(small):
         state.build(LifecycleState, **(fields | {"records": other}))
     with pytest.raises(TypeError, match=r"LifecycleState\.active_diff: int64\[1-d\] expected"):
         state.build(LifecycleState, **(fields | {"active_diff": np.zeros(3)}))
-    with pytest.raises(TypeError, match=r"LifecycleState\.params: a LifecycleParams expected"):
+    with pytest.raises(TypeError, match=r"LifecycleState\.params: LifecycleParams expected"):
         state.build(LifecycleState, **(fields | {"params": tuple(fields["params"])}))
 
 
