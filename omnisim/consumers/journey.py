@@ -39,6 +39,7 @@ from omnisim.consumers.kernel import (
     RatingState,
     Schedule,
     behaviour_weights,
+    new_counters,
     segments,
 )
 from omnisim.consumers.needs import NeedClock, draw_interval, to_real
@@ -162,16 +163,8 @@ class Journey:
         wheel.params[P_BUCKET_END] = t_end
         sched = Schedule(np.empty(room, dtype=np.int64), np.empty(room), wheel, self._due)
         cap = TRAIL_ROWS_PER_EVENT * (n + room) if self.trail_on else 0
-        trail = tr.Rows(
-            np.empty(cap, dtype=np.int8),
-            np.empty(cap),
-            np.empty(cap, dtype=np.int64),
-            np.empty(cap, dtype=np.int64),
-            np.empty(cap, dtype=np.int64),
-            np.empty(cap, dtype=np.int64),
-            np.empty(cap),
-        )
-        counts = np.zeros(3, dtype=np.int64)
+        trail = tr.empty_rows(cap)
+        counts = new_counters()
         advance_batch(ids, t, self.kernel, sched, trail, counts, self.trail_on, *self._scratch)
         self.events += int(counts[N_EVENTS])
         m = int(counts[N_TRAIL_ROWS])

@@ -29,6 +29,11 @@ from omnisim.scenario.schema import Scenario
 N_TRAIL_ROWS, N_HEAP, N_EVENTS = 0, 1, 2
 
 
+def new_counters() -> np.ndarray:
+    """The kernel's counters N_*, all zero."""
+    return np.zeros(3, dtype=np.int64)
+
+
 class Weights(NamedTuple):
     """The journey's behavioural parameters (scenario ``journey:`` and ``product:``)."""
 

@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from omnisim.engine.state import F64, I8, I64
+from omnisim.engine.state import F64, I8, I64, kinds
 
 EVENTS: tuple[str, ...] = (
     "need",
@@ -78,6 +78,11 @@ class Rows(NamedTuple):
     node: I64[1]
     units: I64[1]
     value: F64[1]  # see the module docstring
+
+
+def empty_rows(cap: int) -> Rows:
+    """Uninitialised buffers for ``cap`` trail rows, each column of its declared dtype."""
+    return Rows(*(np.empty(cap, dtype=kind.dtype) for kind in kinds(Rows).values()))
 
 
 _SCHEMA = pa.schema(

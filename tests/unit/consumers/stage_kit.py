@@ -12,7 +12,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from omnisim.consumers.kernel import N_HEAP, N_TRAIL_ROWS, Kernel, Schedule, SegmentState, Weights
+from omnisim.consumers.kernel import (
+    N_HEAP,
+    N_TRAIL_ROWS,
+    Kernel,
+    Schedule,
+    SegmentState,
+    Weights,
+    new_counters,
+)
 from omnisim.engine import trail as tr
 from omnisim.engine.buckets import P_BUCKET_END, EventCalendar
 from omnisim.engine.state import build
@@ -187,13 +195,4 @@ def bench() -> Bench:
     wheel = EventCalendar(CONSUMERS, 1.0 / 24.0, HORIZON).wheel()
     wheel.params[P_BUCKET_END] = np.inf
     sched = Schedule(np.empty(ROOM, dtype=np.int64), np.empty(ROOM), wheel, np.empty(0))
-    trail = tr.Rows(
-        np.empty(ROOM, dtype=np.int8),
-        np.empty(ROOM),
-        np.empty(ROOM, dtype=np.int64),
-        np.empty(ROOM, dtype=np.int64),
-        np.empty(ROOM, dtype=np.int64),
-        np.empty(ROOM, dtype=np.int64),
-        np.empty(ROOM),
-    )
-    return Bench(sched, trail, np.zeros(3, dtype=np.int64))
+    return Bench(sched, tr.empty_rows(ROOM), new_counters())
