@@ -495,6 +495,7 @@ class Simulation:
                 self.shocks.start(self.env, self.population.habit)
             self.env.process(self._consumer_clock())
             self.env.run(until=self.sc.horizon_days)
+            self.journey.finish()
             self._record_awareness(self.sc.horizon_days)
             trail_rows = 0
             if self.trail is not None:

@@ -11,8 +11,8 @@ the neutral value at once.
 
 0. `prefetch` (dispatch, the event 8 ahead): lifecycle.
 1. `stale` (dispatch, before an event): media (calendar entries a click made stale).
-2. `awareness`, `referred` (need; decision): media (adstock lift; a click made the consumer
-   aware).
+2. `extra_occasion`, `awareness`, `referred` (need; decision): media (a click's extra
+   occasion; adstock lift; a click made the consumer aware).
 3. `decision` (decision, once): word of mouth (purchase intent), media (channels a click or a
    search ad puts into consideration).
 4. `consideration_shift` (decision, per channel): shocks (traffic multiplier, log odds).
@@ -66,6 +66,13 @@ def awareness(i, t, k) -> float:
 def referred(i, t, k) -> bool:
     """2. Whether consumer ``i`` clicked an ad lately (so is aware at this need)."""
     return md.referred(i, t, k.media)
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def extra_occasion(i, k) -> bool:
+    """2. Whether consumer ``i``'s need, come before its renewal epoch, is an extra occasion
+    (media: a click's incrementality) rather than the next need brought forward."""
+    return md.extra_occasion(i, k.media)
 
 
 @njit(cache=True, inline="always", _nrt=False)

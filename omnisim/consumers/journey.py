@@ -53,7 +53,7 @@ from omnisim.consumers.population import (
 )
 from omnisim.consumers.stages.common import heap_pop
 from omnisim.consumers.stages.decide import decide
-from omnisim.consumers.stages.need import need, win_back
+from omnisim.consumers.stages.need import need, pending_needs, win_back
 from omnisim.consumers.stages.purchase import arrive
 from omnisim.consumers.stages.review import review
 from omnisim.engine import streams as rs
@@ -153,6 +153,11 @@ class Journey:
         t = first_needs(pop.segment, pop.tau_next, self.seg.need, self.clock.table(), self.keys)
         ids = np.flatnonzero(t < self.horizon)
         return ids, t[ids]
+
+    def finish(self) -> None:
+        """At the horizon: count the needs of the window no need event spent (consumers still
+        in a journey), so that `needs` counts renewal epochs (docs/model.md, "Needs")."""
+        pending_needs(self.kernel)
 
     def advance(self, ids: np.ndarray, t: np.ndarray, t_end: float, wheel: Wheel) -> tr.Rows | None:
         """Advance a time-sorted batch of consumers, due before ``t_end``, through every stage

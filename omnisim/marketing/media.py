@@ -44,6 +44,7 @@ REBASE_EXPONENT = 20.0  # rebase the adstock sums before exp(exponent) passes th
 PREFETCH_AHEAD = 8  # impressions whose consumer is requested ahead of use
 CLICK_SLOT = ATTEMPTS  # draw slot of a pushed impression's click
 SEARCH_CLICK_SLOT = 16  # draw slot of a search ad's click (per consumer and journey)
+EXTRA_OCCASION = np.uint8(0x80)  # bit of the referral byte: the click made an extra occasion
 STALE_STICKY = 255  # a stale counter this high is no longer counted down: `due` decides
 
 
@@ -58,6 +59,7 @@ class Vehicles(NamedTuple):
     half_saturation: F64[1]  # K: the adstock of half the lift (impressions)
     hill_shape: F64[1]  # s: the Hill curve's exponent
     ctr: F64[1]  # click-through probability per impression
+    incremental: F64[1]  # probability that a click on a waiting consumer is an extra occasion
     cap: I64[1]  # frequency cap: impressions per cap period and consumer
     cap_period: F64[1]  # the frequency cap's period (days)
     # sessions_of: the livestream's schedule the vehicle spends in (every = 0: always on).
@@ -231,6 +233,7 @@ class MediaRuntime:
             v["half_saturation"][m] = veh.half_saturation
             v["hill_shape"][m] = veh.shape
             v["ctr"][m] = veh.click_through
+            v["incremental"][m] = veh.incrementality
             v["day"][m] = -1.0
             v["search"][m] = 1 if veh.kind == MediaKind.search else 0
             v["channel"][m] = channel_names.index(veh.channel) if veh.channel is not None else -1
@@ -563,15 +566,19 @@ def deliver(b, t0, t1, md, stage, wheel):
                 if inw:
                     delivered += 1
                     row[b_reach] |= bit
-                if ctr > 0.0 and rs.uniform(key, k, b, CLICK_SLOT) < ctr:
-                    _click(i, m, tc, inw, md, stage, wheel)
+                if ctr > 0.0:
+                    u_click, u_extra = rs.uniform2(key, k, b, CLICK_SLOT)
+                    if u_click < ctr:
+                        _click(i, m, tc, inw, u_extra < v.incremental[m], md, stage, wheel)
                 break
         md.tally.impressions[m] += delivered
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _click(i, m, t, inw, md, stage, wheel):
-    """Consumer ``i`` clicks vehicle ``m``'s impression at ``t`` (a bucket start)."""
+def _click(i, m, t, inw, extra, md, stage, wheel):
+    """Consumer ``i`` clicks vehicle ``m``'s impression at ``t`` (a bucket start); a waiting
+    consumer's need comes now, as an extra occasion if ``extra``, else pulled forward (the
+    need stage tells them apart: `extra_occasion`)."""
     if stage[i] == CHURNED:
         return
     if inw:
@@ -590,6 +597,8 @@ def _click(i, m, t, inw, md, stage, wheel):
                 md.stale_bits[i >> 3] |= np.uint8(1 << (i & 7))
             due[i] = t
             insert(wheel, i, t)
+            if extra:
+                row[md.ref_col] |= EXTRA_OCCASION
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -598,6 +607,21 @@ def referred(i, t, md):
     if md.clicks_on == 0:
         return False
     return md.consumer_bytes[i, md.ref_col] > 0 and t <= md.ref_expiry[i]
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def extra_occasion(i, md):
+    """Whether consumer ``i``'s need, which a click brought before its renewal epoch, is an
+    extra occasion (the click's incrementality draw) rather than the next need pulled
+    forward; clears the mark."""
+    if md.clicks_on == 0:
+        return False
+    row = md.consumer_bytes[i]
+    mark = row[md.ref_col]
+    if mark & EXTRA_OCCASION == 0:
+        return False
+    row[md.ref_col] = mark & np.uint8(0x7F)
+    return True
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -687,7 +711,7 @@ def at_decision(i, t, j, s, first, inw, md):
                 forced |= 1 << v.channel[m]
     if md.clicks_on:
         row = md.consumer_bytes[i]
-        ref = int(row[md.ref_col]) - 1
+        ref = (int(row[md.ref_col]) & 0x7F) - 1
         if ref >= 0:
             if t <= md.ref_expiry[i]:
                 forced |= 1 << ref

@@ -164,6 +164,15 @@ class Medium(_Model):
             "consumer into `channel`'s search."
         ),
     )
+    incrementality: Fraction = Field(
+        0.0,
+        description=(
+            "Probability that a click on a waiting consumer makes an extra purchase occasion "
+            "(fraction). Otherwise (the default) the click only brings the consumer's next "
+            "need forward: the need is spent now and the renewal clock keeps its epochs, so "
+            'clicks add no need over the long run (docs/model.md, "Media").'
+        ),
+    )
     sessions_of: str | None = Field(
         None,
         description=(

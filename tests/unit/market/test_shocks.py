@@ -429,8 +429,8 @@ def test_overlap_and_unknown_traffic_key_are_one_line_problems(tmp_path) -> None
 
 @compiled_only
 def test_small_market_kpis_unchanged_without_shocks() -> None:
-    """KPIs of the small market recorded with the code before shocks existed (same seed), bit
-    for bit (KPIs added since, such as `online_share`, aside)."""
+    """KPIs of the small market without shocks, as recorded (tests/regression/small_goldens.py),
+    bit for bit."""
     golden = json.loads((DATA / "small_without_shocks.json").read_text())
     kpis = Simulation(scenario(), replication=0).run().kpis
     assert set(golden) <= set(kpis) and "online_share" in kpis

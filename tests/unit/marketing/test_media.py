@@ -58,6 +58,7 @@ def counts(media) -> np.ndarray:
 LONG = 1e6  # half-life (days) that makes an adstock sum an impression count
 
 
+@pytest.mark.slow  # minutes with the kernels interpreted (coverage pass)
 def test_caps_are_never_exceeded_per_vehicle_and_across_media():
     plan = {
         "frequency_cap": {"impressions": 4, "period_days": 2},
@@ -245,6 +246,7 @@ def test_targeting_weight_splits_impressions_by_weight_times_size():
     assert c[seg == 0].sum() / c.sum() == pytest.approx(0.75, abs=0.01)
 
 
+@pytest.mark.slow  # minutes with the kernels interpreted (coverage pass)
 def test_awareness_stays_in_unit_interval_with_extreme_parameters():
     plan = {
         "vehicles": [
@@ -314,6 +316,7 @@ def test_adstock_decays_geometrically_through_rebases():
     assert got == pytest.approx(want, rel=1e-6, abs=1e-12)
 
 
+@pytest.mark.slow  # minutes with the kernels interpreted (coverage pass)
 def test_more_budget_gives_more_awareness_and_purchases():
     def run(budget):
         plan = {

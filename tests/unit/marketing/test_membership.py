@@ -387,7 +387,8 @@ def test_brand_profit_collects_fees_and_pays_for_points_and_the_programme():
 
 @compiled_only
 def test_without_membership_results_are_unchanged():
-    """KPIs of the small market recorded before the programme existed (same seed)."""
+    """KPIs of the small market without a programme, as recorded
+    (tests/regression/small_goldens.py)."""
     golden = json.loads((DATA / "small_without_membership.json").read_text())
     # The customer-lifecycle work redefined two KPIs since (docs/outputs.md, "Customer
     # lifecycle"); every other KPI recorded then must be reproduced bit for bit.

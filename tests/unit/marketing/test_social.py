@@ -421,6 +421,7 @@ def test_intent_bounded_by_tells_and_satisfaction():
     assert np.abs(intent).max() > 0
 
 
+@pytest.mark.slow  # minutes with the kernels interpreted (coverage pass)
 def test_intent_moves_purchases_its_way():
     """Paired runs (common random numbers): a positive intent weight raises purchases when
     tellers are satisfied; a negative one lowers them."""
