@@ -11,13 +11,14 @@ the statistics and their references; in short:
   unstable on few batches; a minimum at that bound means the series may still be changing
   halfway (Hoad, Robinson & Davies 2010): the truncation is then a lower bound.
 * **A test of the truncation.** MSER-5 truncates a stationary series often (about 40% of
-  stationary AR(1) series of 100 periods, over half of short ones: tests/unit/metrics/
-  test_warmup.py measures it), since some first batch is always lower or higher than the rest.
+  stationary AR(1) series of 100 periods, over half of short ones; measured in
+  ``tests/unit/metrics/test_warmup.py``), since some first batch is always off the mean.
   So a truncation is reported as a transient only if the replications agree on it: the
   difference between the mean of the truncated periods and the mean of the rest, one value per
   replication (independent), must be non-zero by a two-sided t test, Bonferroni-corrected for
   every truncation MSER could have chosen and every series checked. Under a stationary output
-  the chance of a false warning is then at most ``alpha`` (5%).
+  the chance of a false warning is then at most ``alpha`` (5%); with one replication there
+  is no test and no verdict.
 * **Drift**: ``mean(last third) / mean(first third) − 1`` of each replication's series, and a
   Student-t interval over the replications (see `drift`).
 """
