@@ -31,10 +31,12 @@ from omnisim.experiments.outputs import (
     environment_info,
     json_text,
     timeseries_rows,
+    warmup_check,
 )
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS, run_replications
 from omnisim.experiments.stats import parse_targets
 from omnisim.experiments.sweep import default_sweep_dir, plan_sweep, run_sweep
+from omnisim.metrics.warmup import WarmupCheck
 from omnisim.scenario.loading import load_scenario, scenario_digest
 from omnisim.scenario.schema import Scenario
 from omnisim.simulation import ensure_memory
@@ -54,7 +56,8 @@ __all__ = [
 
 @dataclass
 class RunOutput:
-    """What `simulate` returns: the summary, one KPI row per replication, the manifest."""
+    """What `simulate` returns: the summary, one KPI row per replication, the manifest, and
+    the warm-up check of the run's time series (`omnisim.metrics.warmup`)."""
 
     scenario: str
     strategy: str | None
@@ -64,6 +67,7 @@ class RunOutput:
     rows: list[dict[str, float]]
     manifest: dict
     out_dir: Path | None
+    warmup: WarmupCheck | None = None
 
     def kpi(self, name: str) -> float | None:
         """Mean of a KPI across replications."""
@@ -131,12 +135,15 @@ def simulate(
         result = run_replications(sc, reps, seed, trail_dir, progress, targets, max_reps)
         reps = len(result.results)
         wall = time.perf_counter() - start
+        series = [row for r in result.results for row in timeseries_rows(r.ledger, r.replication)]
+        check = warmup_check(series, sc.warmup_days, sc.horizon_days, sc.engine.timeseries_days)
         summary = {
             "scenario": sc.name,
             "strategy": strategy,
             "seed": seed,
             "replications": reps,
             "kpis": result.summary,
+            "warmup_check": check.as_json(),
         }
         manifest = environment_info() | {
             "scenario": sc.name,
@@ -152,13 +159,12 @@ def simulate(
         if work is not None:
             rows = csv_text(result.rows, "replication", range(reps))
             atomic_write_text(work / "replications.csv", rows)
-            series = [
-                row for r in result.results for row in timeseries_rows(r.ledger, r.replication)
-            ]
             atomic_write_text(work / "timeseries.csv", _series_csv(series))
             atomic_write_text(work / "manifest.json", json_text(manifest))
             atomic_write_text(work / "summary.json", json_text(summary))
-    return RunOutput(sc.name, strategy, seed, reps, result.summary, result.rows, manifest, target)
+    return RunOutput(
+        sc.name, strategy, seed, reps, result.summary, result.rows, manifest, target, check
+    )
 
 
 def _series_csv(rows: list[dict]) -> str:

@@ -32,6 +32,7 @@ from omnisim.experiments.stats import parse_targets
 from omnisim.experiments.sweep import headline_measure
 from omnisim.metrics.registry import headline
 from omnisim.metrics.units import good_direction, unit_label
+from omnisim.metrics.warmup import WarmupCheck
 from omnisim.report import ReportError
 from omnisim.scenario.loading import ScenarioError, load_scenario, validate_file
 from omnisim.scenario.schema import Scenario
@@ -251,6 +252,7 @@ def run(
                 target_ci=targets,
                 max_reps=max_reps,
             )
+    _warn_warmup(scenario, {strategy: result.warmup})
     if not quiet:
         _print_summary(
             result.summary, f"{sc.name} / {strategy or 'base'}", result.replications, sc.currency
@@ -259,6 +261,17 @@ def run(
 
 
 NO_INTERVAL = "no interval with 1 replication: run with --reps 2 or more"
+
+
+def _warn_warmup(scenario: Path, checks: dict[str | None, WarmupCheck | None]) -> None:
+    """One warning line on standard error per strategy whose warm-up looks too short
+    (`omnisim.metrics.warmup`; also with --quiet: it is a finding, not progress). ``checks``
+    maps a strategy (None: the base of `run`) to its check, or None."""
+    for name, check in checks.items():
+        advice = check.advice() if check is not None else None
+        if advice:
+            who = f"strategy {name!r}: " if name is not None else ""
+            err.print(f"warning: {scenario}: {who}{advice}", markup=False, soft_wrap=True)
 
 
 def _print_summary(summary: dict, title: str, reps: int, currency: str) -> None:
@@ -360,6 +373,7 @@ def compare(
                 workers=workers,
                 progress=progress,
             )
+    _warn_warmup(scenario, result.warmup or {})
     if not quiet:
         _print_comparison(result, sc.currency)
         _where(result.out_dir, no_report)

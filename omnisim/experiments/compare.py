@@ -22,7 +22,13 @@ from typing import Any
 import pandas as pd
 
 from omnisim.experiments.executors import chunked, default_workers, open_executor, run_chunks
-from omnisim.experiments.outputs import atomic_write_text, csv_text, environment_info, json_text
+from omnisim.experiments.outputs import (
+    atomic_write_text,
+    csv_text,
+    environment_info,
+    json_text,
+    warmup_check,
+)
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS
 from omnisim.experiments.runs import RunRecord, RunSpec, run_specs, warm_kernels
 from omnisim.experiments.stats import (
@@ -33,6 +39,7 @@ from omnisim.experiments.stats import (
     welch_interval,
 )
 from omnisim.metrics.units import unit_of
+from omnisim.metrics.warmup import WarmupCheck
 from omnisim.scenario.loading import (
     ScenarioError,
     load_scenario,
@@ -72,6 +79,8 @@ class Comparison:
     out_dir: Path | None
     series: dict[str, list[dict[str, object]]] | None = None
     """Per strategy, every replication's period rows (`timeseries_rows`), replication-major."""
+    warmup: dict[str, WarmupCheck] | None = None
+    """Per strategy, the warm-up check of its time series (`omnisim.metrics.warmup`)."""
 
 
 def resolve_strategies(
@@ -227,6 +236,15 @@ def run_comparison(
     series = {n: [x for r in sorted(records[n]) for x in records[n][r].series or []] for n in names}
     table = comparison_table(rows, base, independent)
     done = len(rows[base])
+    checks = {
+        n: warmup_check(
+            series[n],
+            scenarios[n].warmup_days,
+            scenarios[n].horizon_days,
+            scenarios[n].engine.timeseries_days,
+        )
+        for n in names
+    }
     summary = {
         "scenario": first.name,
         "baseline": base,
@@ -234,6 +252,7 @@ def run_comparison(
         "replications": done,
         "common_random_numbers": not independent,
         "strategies": {n: summarise(rows[n]) for n in names},
+        "warmup_check": {n: c.as_json() for n, c in checks.items()},
     }
     manifest = environment_info() | {
         "scenario": first.name,
@@ -266,7 +285,7 @@ def run_comparison(
         atomic_write_text(out_dir / "manifest.json", json_text(manifest))
         atomic_write_text(out_dir / "summary.json", json_text(summary))
     return Comparison(
-        first.name, names, base, seed, independent, table, rows, manifest, out_dir, series
+        first.name, names, base, seed, independent, table, rows, manifest, out_dir, series, checks
     )
 
 

@@ -1,4 +1,5 @@
-"""Result files of a run: summary.json, replications.csv, manifest.json.
+"""Result files of a run: summary.json, replications.csv, manifest.json, and the warm-up check
+of the time series they summarise.
 
 Every file is written to a temporary name in the output folder and moved into place with
 ``os.replace``, so a reader never sees half a file and an interrupted run leaves the folder as
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from omnisim._version import __version__
+from omnisim.metrics import warmup
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -74,6 +76,36 @@ def timeseries_rows(ledger: Mapping, replication: int) -> list[dict[str, object]
             row[f"channel_share.{c}"] = v / total if total else 0.0
         rows.append(row)
     return rows
+
+
+def warmup_check(
+    rows: Sequence[Mapping[str, object]],
+    warmup_days: float,
+    horizon_days: float,
+    period_days: float,
+) -> warmup.WarmupCheck:
+    """The warm-up check (`omnisim.metrics.warmup.check`) of one scenario's `timeseries_rows`
+    (every replication's), over purchases, revenue and needs; the window and the period in
+    days.
+
+    It never raises: it only reads results already made, and a check that cannot be made
+    (no rows, say) gives no verdict, so that it can never fail a run."""
+    try:
+        series = {k: warmup.series_of(rows, k) for k in ("purchases", "revenue", "needs")}
+        return warmup.check(
+            series["purchases"],
+            revenue=series["revenue"],
+            needs=series["needs"],
+            warmup_days=warmup_days,
+            horizon_days=horizon_days,
+            period_days=period_days,
+        )
+    except Exception as e:  # a diagnostic must not cost the results it comments on
+        reps = len({r.get("replication") for r in rows})
+        reason = f"the check could not be made: {type(e).__name__}: {e}"
+        return warmup.WarmupCheck(
+            warmup.NO_VERDICT, reason, float(warmup_days), float(period_days), 0, reps
+        )
 
 
 def _fmt(v: object) -> object:
