@@ -771,8 +771,12 @@ def _print_elasticity(result) -> None:
         for of in [*result.channels, TOTAL]:
             table.add_row(of, *(cell(c, of, m) for c in prices))
         _print_wide(table)
+    reasons: dict[str, list[str]] = {}  # one line per reason, however many prices it stops
     for price_of, reason in result.not_measured.items():
-        out.print(f"not measured: price of {price_of}: {reason}", soft_wrap=True, markup=False)
+        reasons.setdefault(reason, []).append(price_of)
+    for reason, prices_of in reasons.items():
+        which = f"price{'s' if len(prices_of) > 1 else ''} of {', '.join(prices_of)}"
+        out.print(f"not measured: {which}: {reason}", soft_wrap=True, markup=False)
     if result.reps < 2:
         out.print(NO_INTERVAL, soft_wrap=True)
     else:

@@ -207,7 +207,7 @@ def price_move(
         if low < 0.0:
             return None, (
                 f"nodes.{n.name}.markup: {m:g} is too small to cut the store's price by "
-                f"{step:g} through its markup (it would need at least "
+                f"{step * 100:g}% through its markup (it would need at least "
                 f"{1.0 / factors['low'] - 1.0:.4g}); use a smaller --step"
             )
         changes.append((f"nodes.{n.name}.markup", m, lambda f, m=m: (1.0 + m) * f - 1.0))
@@ -241,9 +241,9 @@ def shelf_prices(sc: Scenario) -> tuple[dict[tuple[str, str], float], float]:
     """The price each channel asks before promotions and member discounts (currency / unit),
     by (channel, store) for a store channel and (channel, ``""``) online, exactly as a run
     builds it (strategy policies and dealer-network prices applied), and the reference price.
-    Built from a small copy of the scenario: prices do not depend on the number of consumers
-    or the horizon."""
-    sim = Simulation(small_copy(sc, 50, 1.0), 0)
+    Built from the small copy `warm_kernels` runs (prices depend neither on the number of
+    consumers nor on the horizon), and not run."""
+    sim = Simulation(small_copy(sc, 200, 5.0), 0)
     ch = sim.channels
     names = [n.name for n in sim.sc.nodes]
     out: dict[tuple[str, str], float] = {}
