@@ -49,7 +49,7 @@ from omnisim.experiments.outputs import atomic_write_text, environment_info, jso
 from omnisim.experiments.runs import RunSpec, small_copy, warm_kernels
 from omnisim.experiments.stats import json_float, t_interval
 from omnisim.scenario.loading import ScenarioDraft, ScenarioError, scenario_digest
-from omnisim.scenario.schema import OFFLINE_TYPES, Pricing, Scenario, cross_reference_problems
+from omnisim.scenario.schema import OFFLINE_TYPES, Pricing, Scenario
 from omnisim.simulation import Simulation, ensure_memory
 
 DEFAULT_STEP = 0.05
@@ -159,11 +159,12 @@ def price_move(
     draft: ScenarioDraft, base: Scenario, price_of: str, step: float
 ) -> tuple[PriceMove | None, str | None]:
     """The move of ``price_of`` (``all`` or a channel name) by ``± step``, or (None, reason)
-    when scenario fields cannot move that price alone and in proportion. Each moved scenario
-    is validated (its problems raise ScenarioError, named after the field moved)."""
+    when scenario fields cannot move that price alone and in proportion, or a moved value is
+    invalid (the reason then names the field moved, as a ``--set`` problem does)."""
     factors = {"low": 1.0 - step, "high": 1.0 + step}
-    # (path, base value, value = base value x factor or a function of it)
-    changes: list[tuple[str, float, Callable[[float], float]]] = []
+    # (name, path, base value, value at a factor): lists are addressed by index in the path,
+    # so that any channel or node name works, and by name where people read it.
+    changes: list[tuple[str, str, float, Callable[[float], float]]] = []
     net = base.network
     unified = base.omnichannel.unified_price is not None
     # Without a unified price, the stores a cost_plus network supplies sell at the chain's
@@ -172,7 +173,7 @@ def price_move(
     offline = {c.name for c in base.channels if c.type in OFFLINE_TYPES}
     if price_of == ALL:
         lp = base.product.list_price
-        changes.append(("product.list_price", lp, lambda f, lp=lp: lp * f))
+        changes.append(("product.list_price", "product.list_price", lp, lambda f: lp * f))
         stores = [n for n in base.nodes if n.supplier is not None] if chain_priced else []
     else:
         if unified:
@@ -180,10 +181,10 @@ def price_move(
                 "omnichannel.unified_price sets one price_index for every channel, so no "
                 "channel's price moves alone (the brand's price, all channels, does)"
             )
-        ch = next(c for c in base.channels if c.name == price_of)
+        i, ch = next((i, c) for i, c in enumerate(base.channels) if c.name == price_of)
         pi = ch.price_index
-        path = f"channels.{price_of}.price_index"
-        changes.append((path, pi, lambda f, pi=pi: pi * f))
+        name = f"channels.{price_of}.price_index"
+        changes.append((name, f"channels.{i}.price_index", pi, lambda f: pi * f))
         stores = []
         if chain_priced and price_of in offline:
             for n in base.nodes:
@@ -201,6 +202,7 @@ def price_move(
                         "cost_plus), so that channel's price cannot move alone there"
                     )
                 stores.append(n)
+    node_index = {n.name: k for k, n in enumerate(base.nodes)}
     for n in stores:
         m = n.markup if n.markup is not None else net.terminal_markup
         low = (1.0 + m) * factors["low"] - 1.0
@@ -210,24 +212,28 @@ def price_move(
                 f"{step * 100:g}% through its markup (it would need at least "
                 f"{1.0 / factors['low'] - 1.0:.4g}); use a smaller --step"
             )
-        changes.append((f"nodes.{n.name}.markup", m, lambda f, m=m: (1.0 + m) * f - 1.0))
+        changes.append(
+            (
+                f"nodes.{n.name}.markup",
+                f"nodes.{node_index[n.name]}.markup",
+                m,
+                lambda f, m=m: (1.0 + m) * f - 1.0,
+            )
+        )
     ref = base.product.reference
     out: dict[str, Scenario] = {}
     for side, f in factors.items():
         d = draft.with_value("product.reference_price", ref, f"price move: reference_price={ref}")
-        for path, _, fn in changes:
+        for name, path, _, fn in changes:
             v = fn(f)
-            d = d.with_value(path, v, f"price move ({side}): {path}={_num(v)}")
-        sc = d.validate()
-        problems = cross_reference_problems(sc)
-        if problems:
-            raise ScenarioError(
-                [f"price move ({side}): {'.'.join(map(str, p))}: {m}" for p, m in problems]
-            )
-        out[side] = sc
+            d = d.with_value(path, v, f"price move ({side}): {name}={_num(v)}")
+        try:
+            out[side] = d.validate()
+        except ScenarioError as e:  # e.g. a price_index past its bound: that price cannot move
+            return None, "; ".join(e.problems)
     fields = [
-        f"{path}: {_num(v)} -> {_num(fn(factors['low']))} / {_num(fn(factors['high']))}"
-        for path, v, fn in changes
+        f"{name}: {_num(v)} -> {_num(fn(factors['low']))} / {_num(fn(factors['high']))}"
+        for name, _, v, fn in changes
     ]
     fields.insert(0, f"product.reference_price: fixed at {_num(ref)}")
     move = PriceMove(price_of, out["low"], out["high"], fields)

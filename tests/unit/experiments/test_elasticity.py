@@ -282,3 +282,13 @@ def test_prices_the_fields_cannot_move_in_proportion_are_found_by_the_check() ->
     # Without the flattening the stores sell at the channel's price, which moves in proportion.
     plan = el.plan_elasticity(FMCG, overrides=fixed, reps=1)
     assert not plan.not_measured
+
+
+def test_a_moved_value_out_of_bounds_is_not_measured(tmp_path: Path) -> None:
+    path = logit_market({"web": 0.4, "app": 0.0}, tmp_path / "two.json")
+    plan = el.plan_elasticity(path, overrides=["channels.web.price_index=99"], reps=1)
+    assert [m.price_of for m in plan.moves] == ["all", "app"]
+    assert plan.not_measured["web"] == (
+        "price move (high): channels.web.price_index=103.95: channels.web.price_index: "
+        "Input should be less than or equal to 100"
+    )
