@@ -780,9 +780,10 @@ def _print_elasticity(result) -> None:
     if result.reps < 2:
         out.print(NO_INTERVAL, soft_wrap=True)
     else:
+        diagonal = "own-price elasticities on the diagonal; " if prices else ""
         out.print(
-            "arc (midpoint) elasticities; own-price elasticities on the diagonal; bold: the "
-            "interval excludes 0; an interval too wide for your question needs more --reps",
+            f"arc (midpoint) elasticities; {diagonal}bold: the interval excludes 0; an "
+            "interval too wide for your question needs more --reps",
             soft_wrap=True,
         )
 
