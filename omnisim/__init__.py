@@ -10,7 +10,7 @@ replications with common random numbers.
 """
 
 from omnisim._version import __version__
-from omnisim.api import RunOutput, build_report, compare, simulate, sweep
+from omnisim.api import RunOutput, build_report, compare, elasticity, simulate, sweep
 from omnisim.scenario.loading import ScenarioError, load_scenario
 from omnisim.scenario.schema import Scenario
 
@@ -21,6 +21,7 @@ __all__ = [
     "__version__",
     "build_report",
     "compare",
+    "elasticity",
     "load_scenario",
     "simulate",
     "sweep",

@@ -17,6 +17,13 @@ from omnisim.experiments.compare import (
     plan_comparison,
     run_comparison,
 )
+from omnisim.experiments.elasticity import (
+    DEFAULT_STEP,
+    Elasticity,
+    ElasticityPlan,
+    plan_elasticity,
+    run_elasticity,
+)
 from omnisim.experiments.folders import (
     check_target,
     default_folder,
@@ -47,7 +54,9 @@ __all__ = [
     "compare",
     "compare_results",
     "default_compare_dir",
+    "default_elasticity_dir",
     "default_out_dir",
+    "elasticity",
     "scenario_digest",
     "simulate",
     "sweep",
@@ -355,3 +364,65 @@ def sweep(
     frame.attrs["out"] = target
     frame.attrs["report"] = target / "report.html" if report else None
     return frame
+
+
+def elasticity(
+    scenario: str | Path,
+    strategy: str | None = None,
+    channel: str | None = None,
+    *,
+    reps: int | None = None,
+    step: float = DEFAULT_STEP,
+    seed: int | None = None,
+    overrides: Sequence[str] = (),
+    out: str | Path | None = None,
+    default_out: bool = False,
+    force: bool = False,
+    executor: str | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_start: Callable[[], None] | None = None,
+) -> Elasticity:
+    """Measure implied price elasticities of purchases (as ``omnisim elasticity``;
+    docs/experiments.md, "Price elasticity"): the brand's price and then each channel's moved
+    by ``± step`` (a fraction), or ``channel``'s alone, with common random numbers over
+    ``reps`` replications (default 5).
+
+    Everything is checked before anything runs (`plan_elasticity`: ScenarioError for a bad
+    file, ``--set``, channel, or a price the scenario's fields cannot move). With ``out`` (or
+    ``default_out``: `default_elasticity_dir`) elasticity.csv, elasticity_replications.csv,
+    summary.json and manifest.json are written into a staging folder that replaces ``out``
+    whole once complete; a folder that already holds results is refused unless ``force``.
+    ``on_start`` is called once everything is checked, before the first run. Returns the
+    `omnisim.experiments.elasticity.Elasticity` (``.table``: a row per price, quantity and
+    measure with the mean elasticity and its 95% interval)."""
+    plan = plan_elasticity(
+        scenario, strategy, channel, reps=reps, step=step, seed=seed, overrides=overrides
+    )
+    options = {"executor": executor, "workers": workers, "progress": progress}
+    target: Path | None = Path(out) if out is not None else None
+    if target is None and default_out:
+        target, force = default_elasticity_dir(plan), True
+    if target is not None:
+        target = check_target(target, force)
+    if on_start is not None:
+        on_start()
+    if target is None:
+        return run_elasticity(plan, **options)
+    with staged(target) as work:
+        result = run_elasticity(plan, out=work, **options)
+    result.out_dir = target
+    return result
+
+
+def default_elasticity_dir(plan: ElasticityPlan) -> Path:
+    """``results/<scenario>-elasticity-<seed>-<hash>``, the hash over the strategy, the
+    channel, the step, the replications and the overrides."""
+    inputs = {
+        "strategy": plan.strategy,
+        "channel": plan.channel,
+        "step": plan.step,
+        "reps": plan.reps,
+        "overrides": plan.overrides,
+    }
+    return default_folder(plan.name, "elasticity", plan.seed, inputs)

@@ -650,6 +650,158 @@ def _print_sensitivity(records: list[dict], manifest: dict) -> None:
     _print_table(table)
 
 
+@app.command()
+def elasticity(
+    scenario: ScenarioArg,
+    strategy: StrategyOpt = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            "-c",
+            help="Move this channel's price alone: its own elasticity and the other channels' "
+            "cross elasticities (default: the brand's price, then each channel's in turn).",
+        ),
+    ] = None,
+    reps: Annotated[
+        int | None,
+        typer.Option(
+            "--reps",
+            "--replications",
+            "-r",
+            min=1,
+            help="Replications, each two runs per price moved (default 5).",
+        ),
+    ] = None,
+    step: Annotated[
+        float | None,
+        typer.Option(
+            "--step",
+            help="Relative price move: each price at (1 - step) and (1 + step) times its own "
+            "(default 0.05).",
+        ),
+    ] = None,
+    seed: SeedOpt = None,
+    set_: SetOpt = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Output folder (default results/<name>-elasticity-<seed>-<hash>)."
+        ),
+    ] = None,
+    force: ForceOpt = False,
+    executor: ExecutorOpt = "process",
+    workers: WorkersOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Measure the implied price elasticities of units bought and purchases, the brand's and
+    each channel's own and cross, with common random numbers; write elasticity.csv,
+    elasticity_replications.csv, summary.json and manifest.json (docs/experiments.md)."""
+    # Imported here, so that this command stays self-contained in the module.
+    from omnisim.api import elasticity as measure
+    from omnisim.experiments.elasticity import DEFAULT_STEP
+
+    with _guard("elasticity"):
+        bar = _progress(1, quiet, "run {task.completed:.0f}/{task.total:.0f}")
+        with bar or nullcontext():
+            progress = None
+            if bar is not None:
+                task = bar.add_task(f"{scenario.stem} elasticity", total=1)
+
+                def progress(done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total)
+
+            result = measure(
+                scenario,
+                strategy,
+                channel,
+                reps=reps,
+                step=DEFAULT_STEP if step is None else step,
+                seed=seed,
+                overrides=list(set_ or []),
+                out=out_dir,
+                default_out=out_dir is None,
+                force=force,
+                executor=executor,
+                workers=workers,
+                progress=progress,
+                on_start=lambda: _prepare(quiet),  # after the checks: bad input is one line
+            )
+    if not quiet:
+        _print_elasticity(result)
+        out.print(f"results in {result.out_dir}/", soft_wrap=True)
+
+
+def _print_wide(table: Table) -> None:
+    """A table whole, as `_print_table`; into a file or pipe through a console of its own,
+    since ``Console.print`` never prints wider than its console (80 columns there), and an
+    elasticity matrix has a column per channel."""
+    if out.is_terminal:
+        out.print(table)
+    else:
+        Console(highlight=False, width=240).print(table)
+
+
+def _print_elasticity(result) -> None:
+    """The brand's own-price elasticities (every price moved), then, per measure, the matrix
+    of each quantity's elasticity to each channel's price (own on the diagonal)."""
+    from omnisim.experiments.elasticity import ALL, MEASURES, TOTAL
+
+    t = result.table
+    by = {(r.price_of, r.quantity_of, r.measure): r for r in t.itertuples(index=False)}
+    reps = f"{result.reps} replication{'s' if result.reps > 1 else ''}"
+    move = f"±{result.step * 100:g}%"
+
+    def cell(price_of: str, of: str, measure: str) -> str:
+        r = by[(price_of, of, measure)]
+        e, lo, hi = r.elasticity, r.ci_low, r.ci_high
+        if e != e:  # no purchases at either price
+            return "–"
+        if lo != lo:  # one replication: no interval
+            return f"{e:+.3f}"
+        text = f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+        return f"[bold]{text}[/bold]" if lo > 0 or hi < 0 else text
+
+    if any(p == ALL for p, _, _ in by):
+        table = Table(
+            title=f"{result.scenario}: elasticity to the brand's price (every channel's price "
+            f"{move}; {reps}, common random numbers, 95% CI)"
+        )
+        table.add_column("bought in", no_wrap=True)
+        for m in MEASURES:
+            table.add_column(m, justify="right", no_wrap=True)
+        for of in [TOTAL, *result.channels]:
+            table.add_row(of, *(cell(ALL, of, m) for m in MEASURES))
+        _print_wide(table)
+    prices = [c for c in result.channels if any(p == c for p, _, _ in by)]
+    for m in MEASURES if prices else ():
+        table = Table(
+            title=f"{result.scenario}: elasticity of {m} bought in each channel (rows) to one "
+            f"channel's price (columns, {move}; {reps}, common random numbers, 95% CI)"
+        )
+        table.add_column(f"{m} in", no_wrap=True)
+        for c in prices:
+            table.add_column(c, justify="right", no_wrap=True)
+        for of in [*result.channels, TOTAL]:
+            table.add_row(of, *(cell(c, of, m) for c in prices))
+        _print_wide(table)
+    reasons: dict[str, list[str]] = {}  # one line per reason, however many prices it stops
+    for price_of, reason in result.not_measured.items():
+        reasons.setdefault(reason, []).append(price_of)
+    for reason, prices_of in reasons.items():
+        which = f"price{'s' if len(prices_of) > 1 else ''} of {', '.join(prices_of)}"
+        out.print(f"not measured: {which}: {reason}", soft_wrap=True, markup=False)
+    if result.reps < 2:
+        out.print(NO_INTERVAL, soft_wrap=True)
+    else:
+        diagonal = "own-price elasticities on the diagonal; " if prices else ""
+        out.print(
+            f"arc (midpoint) elasticities; {diagonal}bold: the interval excludes 0; an "
+            "interval too wide for your question needs more --reps",
+            soft_wrap=True,
+        )
+
+
 export_app = typer.Typer(help="Export results in formats other tools read.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
