@@ -44,6 +44,7 @@ from omnisim.consumers.journey import Journey
 from omnisim.consumers.needs import GRID_DAYS, NeedClock
 from omnisim.consumers.population import STAGE_NAMES, Population, bytes_per_consumer
 from omnisim.engine import ledger as lg
+from omnisim.engine import memory
 from omnisim.engine.buckets import PAGE, EventCalendar
 from omnisim.engine.ledger import Ledger
 from omnisim.engine.streams import Streams
@@ -143,6 +144,7 @@ def memory_parts(sc: Scenario) -> list[MemoryPart]:
     per_consumer = bytes_per_consumer(len(sc.channels))
     per_consumer += media_plan.bytes_per_consumer(sc)
     per_consumer += snapshot_bytes_per_consumer(sc)
+    per_consumer += memory.bytes_per_consumer(sc)
     fields = ("market.consumers",) if sc.social is None else ("market.consumers", "social")
     parts.append(MemoryPart(f"{n:,} consumers", fields, n * per_consumer + social_bytes(sc)))
     # Event calendar: a slot per time bucket, and a page for each non-empty one.
@@ -379,6 +381,11 @@ class Simulation:
             if trail_path is not None
             else None
         )
+        # Forgetting of awareness and habits (omnisim/engine/memory.py), shared by the journey,
+        # word of mouth and the shocks' habit persistence.
+        pop = self.population
+        self.memory = memory.memory_state(sc, pop.n, self.channels.names)
+        forget = (self.memory, pop.segment, pop.habit)
         # Word of mouth (omnisim/marketing/social.py): its graph is the `social` stream's
         # first draws, the same for every strategy; its `SocialState` is the journey kernel's
         # ``k.social``.
@@ -389,6 +396,7 @@ class Simulation:
                 self.streams.keys,
                 self.streams.generator("social"),
                 self.ledger,
+                forget,
             )
             if sc.social is not None
             else None
@@ -407,6 +415,7 @@ class Simulation:
             self.media,
             self.social.state() if self.social is not None else None,
             self.shocks,
+            self.memory,
         )
 
         if self.network is not None:
@@ -458,8 +467,10 @@ class Simulation:
             yield env.timeout(t1 - env.now)
 
     def awareness(self, t: float) -> float:
-        """Mean effective awareness of all consumers at ``t`` (media lift included)."""
-        base = self.population.awareness
+        """Mean effective awareness of all consumers at ``t`` (forgetting and media lift
+        included)."""
+        pop = self.population
+        base = memory.awareness_at(t, self.memory, pop.segment, pop.awareness)
         if self.media is None:
             return float(base.mean())
         return float(self.media.effective_awareness(base, t).mean())
@@ -492,7 +503,8 @@ class Simulation:
             if self.network is not None:
                 self.network.start(self.env)
             if self.shocks is not None:  # habit persistence; before the clock (day-0 shocks)
-                self.shocks.start(self.env, self.population.habit)
+                pop = self.population
+                self.shocks.start(self.env, pop.habit, (self.memory, pop.segment, pop.awareness))
             self.env.process(self._consumer_clock())
             self.env.run(until=self.sc.horizon_days)
             self.journey.finish()

@@ -60,8 +60,9 @@ from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
 from omnisim.engine.buckets import P_BUCKET_END, Wheel
 from omnisim.engine.ledger import Ledger
+from omnisim.engine.memory import MemoryState
 from omnisim.engine.prefetch import prefetch
-from omnisim.engine.state import build
+from omnisim.engine.state import build, off
 from omnisim.market import shocks as shk
 from omnisim.marketing import media as md
 from omnisim.marketing import membership as ms
@@ -101,6 +102,7 @@ class Journey:
         media: md.MediaRuntime | None = None,
         social: so.SocialState | None = None,
         shocks: shk.Shocks | None = None,
+        memory: MemoryState | None = None,
     ) -> None:
         self.sc, self.pop, self.keys, self.clock = sc, pop, keys, clock
         self.chan, self.inventory, self.ledger = chan, inventory, ledger
@@ -117,6 +119,8 @@ class Journey:
         self._scratch = (np.empty(chan.n), np.empty(chan.n), np.empty(chan.n, dtype=np.bool_))
         self.lifecycle = lcm.CustomerLifecycle(sc, pop.n, ledger)
         self.fulfilment = fl.Fulfilment(sc, geo, chan)
+        if memory is None:
+            memory = off(MemoryState)
         self.kernel = build(
             Kernel,
             pop=pop.state(),
@@ -137,6 +141,7 @@ class Journey:
             lifecycle=self.lifecycle.state(),
             shocks=shk.off() if shocks is None else shocks.state(),
             fulfil=self.fulfilment.state(),
+            memory=memory,
         )
         # Each consumer's live calendar time when clicks can make entries stale (else empty).
         self._due = md.due_times(self.kernel.media)

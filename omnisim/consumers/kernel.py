@@ -18,6 +18,7 @@ from omnisim.consumers.needs import ClockTable, NeedClock, NeedLaw
 from omnisim.consumers.population import PopulationState
 from omnisim.engine.buckets import Wheel
 from omnisim.engine.ledger import LedgerState
+from omnisim.engine.memory import MemoryState
 from omnisim.engine.state import F64, I64, U64, Flag, Float, build
 from omnisim.market.shocks import ShockState
 from omnisim.marketing.media import MediaState
@@ -59,7 +60,8 @@ class Weights(NamedTuple):
     habit_decay: Float  # habit decay of the other channels, per journey
     churn_threshold: Float  # satisfaction below which a consumer may churn (points)
     churn_p: Float  # churn probability below the threshold
-    aware_after: Flag  # a purchase makes the consumer aware for good
+    aware_after: Flag  # a purchase raises the consumer's awareness
+    aware_lift: Float  # share of the gap to 1 a purchase closes
     unit_cost: Float  # cost of goods (currency / unit)
     list_price: Float  # list price (currency / unit)
     reference_price: Float  # the price of zero price disutility (currency / unit)
@@ -114,6 +116,7 @@ class Kernel(NamedTuple):
     lifecycle: LifecycleState
     shocks: ShockState
     fulfil: FulfilmentState
+    memory: MemoryState
 
 
 class Schedule(NamedTuple):
@@ -155,6 +158,7 @@ def behaviour_weights(sc: Scenario) -> Weights:
         churn_threshold=j.churn.threshold,
         churn_p=j.churn.probability,
         aware_after=j.aware_after_purchase,
+        aware_lift=j.purchase_awareness_lift,
         unit_cost=sc.product.unit_cost,
         list_price=sc.product.list_price,
         reference_price=sc.product.reference,

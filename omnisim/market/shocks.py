@@ -41,6 +41,7 @@ from numba import njit
 from simpy.events import URGENT
 
 from omnisim.engine import state as ks
+from omnisim.engine.memory import MemoryState, recall_all
 from omnisim.engine.state import F64
 from omnisim.scenario.schema import Scenario, Shock
 
@@ -131,22 +132,38 @@ class Shocks:
 
     # ------------------------------------------------------------------ habit persistence
 
-    def start(self, env: simpy.Environment, habit: np.ndarray) -> None:
+    def start(
+        self,
+        env: simpy.Environment,
+        habit: np.ndarray,
+        forget: tuple[MemoryState, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """Start one habit-persistence process per shock that ends before the horizon and does
-        not keep all of the change (``habit_persistence < 1``). Call before the consumer clock
-        starts, so that a shock starting at day 0 sees the initial habits."""
+        not keep all of the change (``habit_persistence < 1``) or shifts the segments' habit
+        levels (``habit_norm_shift > 0``). ``forget``: (the consumers' forgetting, segment per
+        consumer, awareness), so that habits are taken as of the instant. Call before the
+        consumer clock starts, so that a shock starting at day 0 sees the initial habits."""
         for s in self.shocks:
-            if s.habit_persistence < 1.0 and s.end_day < self.horizon:
-                env.process(self._persist(env, s, habit))
+            acts = s.habit_persistence < 1.0 or s.habit_norm_shift > 0.0
+            if acts and s.end_day < self.horizon:
+                env.process(self._persist(env, s, habit, forget))
 
-    def _persist(self, env: simpy.Environment, s: Shock, habit: np.ndarray) -> Generator:
-        """Snapshot the habits at the shock's start; at its end keep the share
-        ``habit_persistence`` of their change. Both happen before the consumer events of that
-        instant (urgent events), i.e. at the first bucket boundary at or after the day."""
+    def _persist(self, env: simpy.Environment, s: Shock, habit: np.ndarray, forget) -> Generator:
+        """Snapshot the habits at the shock's start; at its end move the segments' habit levels
+        by ``habit_norm_shift`` of their mean change and keep the share ``habit_persistence``
+        of each consumer's change. Both happen before the consumer events of that instant
+        (urgent events), i.e. at the first bucket boundary at or after the day."""
         if s.start_day > env.now:
             yield _urgent(env, s.start_day - env.now)
+        if forget is not None:
+            recall_all(env.now, forget[0], forget[1], forget[2], habit)
         snap = take_snapshot(habit)
         yield _urgent(env, s.end_day - env.now)
+        if forget is not None:
+            mem, segment, awareness = forget
+            recall_all(env.now, mem, segment, awareness, habit)
+            if s.habit_norm_shift > 0.0 and mem.on:
+                shift_levels(mem.habit_level, habit, snap, segment, s.habit_norm_shift)
         restore(habit, snap, s.habit_persistence)
 
 
@@ -167,6 +184,24 @@ def take_snapshot(habit: np.ndarray) -> np.ndarray:
     for a in range(0, habit.shape[0], _CHUNK):
         snap[a : a + _CHUNK] = np.rint(habit[a : a + _CHUNK] * np.float32(_QUANT))
     return snap
+
+
+def shift_levels(
+    level: np.ndarray, habit: np.ndarray, snap: np.ndarray, segment: np.ndarray, q: float
+) -> None:
+    """The new normal: each segment's habit level (``level``, segment x channel) moves by ``q``
+    times its consumers' mean habit change since ``snap``, within [0, 1] (in place)."""
+    n_seg = level.shape[0]
+    count = np.bincount(segment, minlength=n_seg).astype(np.float64)
+    change = np.zeros(level.shape)
+    for a in range(0, habit.shape[0], _CHUNK):
+        s = snap[a : a + _CHUNK]
+        if s.dtype == np.uint16:
+            s = s.astype(np.float32) / np.float32(_QUANT)
+        d = habit[a : a + _CHUNK].astype(np.float64) - s
+        np.add.at(change, segment[a : a + _CHUNK], d)
+    mean = change / np.maximum(count, 1.0)[:, None]
+    np.clip(level + q * mean, 0.0, 1.0, out=level)
 
 
 def restore(habit: np.ndarray, snap: np.ndarray, p: float) -> None:

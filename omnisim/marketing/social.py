@@ -48,6 +48,7 @@ from numba import njit
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine.ledger import Window
+from omnisim.engine.memory import MemoryState, recall
 from omnisim.engine.state import F32, F64, I8, I32, I64, U64, Float, Int, build
 from omnisim.engine.state import off as off_state
 from omnisim.scenario.schema import (
@@ -557,11 +558,25 @@ class WordOfMouth:
             ``adopters`` series column is written at period ends).
     """
 
-    def __init__(self, sc, awareness: np.ndarray, keys: np.ndarray, generator, ledger) -> None:
+    def __init__(
+        self,
+        sc,
+        awareness: np.ndarray,
+        keys: np.ndarray,
+        generator,
+        ledger,
+        memory: tuple[MemoryState, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         s = sc.social
         n = sc.market.consumers
         self.sc, self.spec, self.n, self.ledger = sc, s, n, ledger
         self.awareness = awareness
+        # Forgetting (`omnisim.engine.memory`): a talk first brings the listener's awareness
+        # and habits to its time. (state, segment per consumer, habits consumer x channel).
+        if memory is None:
+            no_habits = np.zeros((0, 0), dtype=np.float32)
+            memory = (off_state(MemoryState), np.zeros(0, dtype=np.int16), no_habits)
+        self.memory = memory
         self.graph = build_graph(s.graph.generator, s.graph.params, n, generator)
         held = self.graph.nbytes() / n + STATE_BYTES
         if held > SOCIAL_BYTES_GOAL:
@@ -656,7 +671,7 @@ class WordOfMouth:
         if (t1 - soc.intent_t0[0]) * soc.par.decay > REBASE_DOUBLINGS * math.log(2.0):
             rebase(soc, t0)
         led = self.ledger
-        wom_advance(t1, soc, self.awareness, led.acc, self._window)
+        wom_advance(t1, soc, self.awareness, led.acc, self._window, *self.memory)
         # The share of adopters at each period end in (t0, t1] (recorded at t1: exact when the
         # bucket width divides the period, as with the defaults).
         while self._period < led.n_periods:
@@ -827,9 +842,11 @@ def intent_utility(i: int, t: float, soc: SocialState) -> float:
 
 
 @njit(cache=True, _nrt=False)
-def _tell(j, teller, t, soc, awareness):
+def _tell(j, teller, t, soc, awareness, mem, segment, habit):
     par = soc.par
     lift = par.lift
+    if lift > 0.0:
+        recall(j, t, mem, segment, awareness, habit)
     if lift >= 1.0:
         awareness[j] = 1.0
     elif lift > 0.0:
@@ -844,13 +861,21 @@ def _tell(j, teller, t, soc, awareness):
 
 @njit(cache=True, _nrt=False)
 def wom_advance(
-    t_end: float, soc: SocialState, awareness: np.ndarray, acc: np.ndarray, lwin: Window
+    t_end: float,
+    soc: SocialState,
+    awareness: np.ndarray,
+    acc: np.ndarray,
+    lwin: Window,
+    mem: MemoryState,
+    segment: np.ndarray,
+    habit: np.ndarray,
 ) -> None:
     """Process, in time order, every pending adoption, innovation, talk and KOL post dated
     before ``t_end`` (days). Talks and posts are the events of two superposed Poisson processes
     (rates q A and r K), whose next times (``soc.clock``) are redrawn after each of their events
     and each change of A or K. Talks and posts in the ledger's window ``lwin`` are tallied in
-    ``acc`` (the ledger's scalars)."""
+    ``acc`` (the ledger's scalars). ``mem``, ``segment``, ``habit``: the consumers' forgetting
+    (`omnisim.engine.memory`), applied before a talk or an innovation changes awareness."""
     par, cnt, nxt = soc.par, soc.cnt, soc.clock
     innov_t, innov_id = soc.innovations.t, soc.innovations.ids
     pend_id, pend_t = soc.pending.ids, soc.pending.t
@@ -882,6 +907,7 @@ def wom_advance(
             # Innovation: outside influence makes the consumer aware.
             j = innov_id[k_in]
             cnt[C_INNOV] = k_in + 1
+            recall(j, ti, mem, segment, awareness, habit)
             if awareness[j] < 1.0:
                 cnt[C_INNOVATIONS] += 1
             awareness[j] = 1.0
@@ -919,7 +945,7 @@ def wom_advance(
                 cnt[C_TALKS] += 1
                 if lwin.warmup <= t < lwin.horizon:
                     acc[lg.WOM_TALKS] += 1.0
-                _tell(j, cid, t, soc, awareness)
+                _tell(j, cid, t, soc, awareness, mem, segment, habit)
         else:
             # A KOL post: a uniform adopted KOL tells every follower.
             nxt[T_LAST] = t
@@ -939,7 +965,7 @@ def wom_advance(
                 cnt[C_TALKS] += 1
                 if inw:
                     acc[lg.WOM_TALKS] += 1.0
-                _tell(f_indices[e], kol, t, soc, awareness)
+                _tell(f_indices[e], kol, t, soc, awareness, mem, segment, habit)
     # Pending adoptions dated at or after t_end (none from a bucket's purchases) wait.
     rest = n_pend - head
     for r in range(rest):

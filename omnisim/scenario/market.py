@@ -130,6 +130,21 @@ class Segment(_Model):
         default_factory=dict,
         description="Initial channel habit (affinity in [0, 1]) per channel name; others 0.",
     )
+    awareness_half_life_days: PositiveFloat | None = Field(
+        60.0,
+        description=(
+            "Half-life (days) in which a consumer's awareness, once raised above the segment's "
+            "`awareness` (by a purchase or word of mouth), returns halfway to it; null = never "
+            "forgets."
+        ),
+    )
+    habit_half_life_days: PositiveFloat | None = Field(
+        90.0,
+        description=(
+            "Half-life (days) in which a consumer's channel habits return halfway to the "
+            "segment's `habits` levels between purchases; null = habits never fade."
+        ),
+    )
     membership_share: Fraction = Field(
         0.0, description="Share of the segment that starts as members of the brand's programme."
     )
@@ -257,7 +272,18 @@ class Journey(_Model):
     habits: HabitDynamics = Field(default_factory=HabitDynamics, description="Habit learning.")
     churn: Churn = Field(default_factory=Churn, description="Churn after a bad experience.")
     aware_after_purchase: bool = Field(
-        True, description="A buyer knows the brand from then on (awareness set to 1)."
+        True,
+        description=(
+            "A purchase raises the buyer's awareness by `purchase_awareness_lift` (then it "
+            "fades with the segment's awareness half-life)."
+        ),
+    )
+    purchase_awareness_lift: Fraction = Field(
+        1.0,
+        description=(
+            "Share of the gap to full awareness a purchase closes: a <- a + lift (1 - a) "
+            "(fraction; 1 = the buyer is fully aware at the purchase)."
+        ),
     )
 
 

@@ -204,6 +204,14 @@ class Shock(_Model):
             "to where they were when it began)."
         ),
     )
+    habit_norm_shift: Fraction = Field(
+        0.0,
+        description=(
+            "Share of each segment's mean habit change during the shock that becomes the "
+            "segment's new habit level, the level habits fade back to afterwards (the new "
+            "normal; acts only with a finite `habit_half_life_days`)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _ends_after_start(self) -> Shock:

@@ -16,6 +16,7 @@ from omnisim.consumers.stages.common import end_journey, in_window, period, row,
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
+from omnisim.engine.memory import recall
 
 
 @njit(cache=True, _nrt=False)
@@ -23,6 +24,8 @@ def need(i, t, k, sched, trail, counts, do_trail):
     pop, seg, keys, led = k.pop, k.seg, k.keys, k.ledger
     acc, series, lwin = led.acc, led.series, led.window
     s = pop.segment[i]
+    # Awareness and habits as of now (they fade toward the segment's levels: "Memory").
+    recall(i, t, k.memory, pop.segment, pop.awareness, pop.habit)
     # Needs are exogenous (docs/model.md, "Needs"): the renewal epochs follow one another
     # whatever the journeys do. This need spends the pending epoch, whether it comes at the
     # epoch, after it (it waited for the last journey to end) or before it (a click brought

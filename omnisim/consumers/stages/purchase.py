@@ -21,6 +21,7 @@ from omnisim.consumers.stages.common import end_journey, in_window, period, quot
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
+from omnisim.engine.memory import recall
 
 
 @njit(cache=True, _nrt=False)
@@ -257,7 +258,9 @@ def purchase(i, t, c, nd, q, p, t_receive, u_use, k, sched, trail, counts, do_tr
     pop.ever_bought[i] = True
     pop.paid[i] = p if fee == 0.0 else p + fee / q
     if w.aware_after:
-        pop.awareness[i] = 1.0
+        recall(i, t, k.memory, pop.segment, pop.awareness, pop.habit)
+        a = pop.awareness[i]
+        pop.awareness[i] = a + w.aware_lift * (1.0 - a)
     hooks.after_purchase(i, t, c, nd, q, brand, mode != fl.MODE_OWN, in_window(lwin, t), k)
     row(trail, counts, do_trail, tr.PURCHASE, t, i, c, nd, q, p)
     if mode != fl.MODE_OWN:

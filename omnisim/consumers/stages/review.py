@@ -14,6 +14,7 @@ from omnisim.consumers.stages.common import end_journey, in_window, row, schedul
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
+from omnisim.engine.memory import recall
 
 
 @njit(cache=True, _nrt=False)
@@ -50,8 +51,9 @@ def review(i, t, k, sched, trail, counts, do_trail):
             acc[lg.REVIEWS] += 1.0
             acc[lg.STARS_SUM] += stars
         row(trail, counts, do_trail, tr.REVIEW, t, i, c, -1, 0, stars)
-    # Habits: trust lost to inconsistent prices first, then the used channel is pulled
-    # toward 1 and the others decay.
+    # Habits (and awareness) as of now (they fade: "Memory"); then trust lost to inconsistent
+    # prices; then the used channel is pulled toward 1 and the others decay.
+    recall(i, t, k.memory, pop.segment, pop.awareness, habit)
     if w.habit_inconsistency > 0.0 and spread > 0.0:
         keep = np.exp(-w.habit_inconsistency * spread)
         for b in range(habit.shape[1]):

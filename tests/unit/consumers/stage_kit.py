@@ -65,6 +65,10 @@ def market() -> dict[str, Any]:
                 "share": 1.0,
                 "need": {"mean_interval_days": 30, "cv": 0.5, "basket_mean_units": 1.5},
                 "awareness": 0.5,
+                # No forgetting, so that each stage's arithmetic is its own (the memory tests
+                # switch it on: test_memory.py).
+                "awareness_half_life_days": None,
+                "habit_half_life_days": None,
             }
         ],
         "channels": [

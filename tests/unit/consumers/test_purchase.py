@@ -86,7 +86,7 @@ def test_a_purchase_moves_the_consumer_to_fulfilment(k: Kernel, b: Bench) -> Non
     assert pop.paid[CID] == 161.5  # per unit, no delivery fee (exact in float32)
     assert pop.ever_bought[CID] and pop.purchases_in_window[CID] == 1
     assert not pop.bought_before_window[CID]
-    assert pop.awareness[CID] == 1.0  # a purchase makes the consumer aware for good
+    assert pop.awareness[CID] == 1.0  # the default lift 1 makes the buyer fully aware
     # The trail: the purchase (units, price) and the receipt; the review is scheduled after an
     # exponential use time from receipt: 32 - 4 ln(1/2).
     assert [(r[0], r[3]) for r in b.rows()] == [("purchase", 2), ("receive", 2)]

@@ -33,6 +33,14 @@ def with_shocks(data: dict, *shocks: dict) -> Scenario:
     return Scenario.model_validate(data)
 
 
+def never_forgetting(data: dict) -> dict:
+    """``data`` with forgetting off (habits change only by learning and the shocks)."""
+    for seg in data["segments"]:
+        seg["awareness_half_life_days"] = None
+        seg["habit_half_life_days"] = None
+    return data
+
+
 def online_market(consumers: int, **changes) -> dict:
     """One region, two always-open online channels from one well-stocked warehouse, no habits
     (they stay 0: no learning), full awareness: consideration is reach * logistic(visibility)."""
@@ -343,7 +351,7 @@ def test_run_with_persistence_0_puts_habits_back_at_the_shock_end(monkeypatch) -
 
     monkeypatch.setattr(shk, "restore", spy)
     sc = with_shocks(
-        small_market(),
+        never_forgetting(small_market()),
         {
             "name": "s",
             "start_day": 12,
@@ -453,3 +461,40 @@ def test_neutral_shock_changes_nothing(small) -> None:
     assert set(res.kpis) == set(plain.kpis) | extra
     assert {k: res.kpis[k] for k in plain.kpis} == plain.kpis
     assert compute_kpis(res.ledger, res.ledger["meta"]) == res.kpis
+
+
+def test_a_norm_shift_moves_the_segment_habit_levels_by_the_mean_change() -> None:
+    # Two segments' consumers with known habit changes: the levels move by q times each
+    # segment's mean change and stay within [0, 1].
+    level = np.array([[0.2, 0.5], [0.9, 0.0]])
+    segment = np.array([0, 0, 1, 1, 1], dtype=np.int16)
+    snap = np.array([[0.1, 0.5], [0.3, 0.5], [0.5, 0.0], [0.5, 0.0], [0.5, 0.0]], np.float32)
+    habit = snap + np.array([[0.2, -0.2], [0.4, 0.0], [0.9, 0.3], [0.9, 0.0], [0.9, 0.0]])
+    habit = habit.astype(np.float32)
+    shk.shift_levels(level, habit, snap, segment, 0.5)
+    assert level == pytest.approx(np.array([[0.2 + 0.5 * 0.3, 0.5 - 0.5 * 0.1], [1.0, 0.05]]))
+
+
+def test_a_norm_shift_keeps_the_online_share_up_after_the_shock() -> None:
+    """With forgetting, habits learned in a shock fade back to the segments' levels; a norm
+    shift moves those levels, so the online share after the shock stays higher (the "habits
+    that stay" of spring 2020). Paired runs (common random numbers) of three replications: the
+    mean paired difference must exceed 3 of its standard errors."""
+    shock = {
+        "name": "s",
+        "start_day": 10,
+        "end_day": 40,
+        "traffic": {"own_store": 0.05, "dealer_store": 0.05},
+        "habit_persistence": 1.0,
+    }
+    data = small_market(horizon_days=160.0)
+    for seg in data["segments"]:
+        seg["habit_half_life_days"] = 20.0
+    key = "online_share.after.s"
+    diff = []
+    for r in range(3):
+        plain = Simulation(with_shocks(data, shock), r).run().kpis[key]
+        shifted = Simulation(with_shocks(data, shock | {"habit_norm_shift": 1.0}), r).run()
+        diff.append(shifted.kpis[key] - plain)
+    d = np.array(diff)
+    assert d.mean() > 3 * d.std(ddof=1) / np.sqrt(len(d))

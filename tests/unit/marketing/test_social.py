@@ -14,12 +14,20 @@ from builders import merge, small_market
 
 from omnisim.engine import state
 from omnisim.engine.ledger import Window
+from omnisim.engine.memory import MemoryState
 from omnisim.marketing import social as so
 from omnisim.scenario.loading import ScenarioError, load_scenario
 from omnisim.scenario.schema import SOCIAL_STATE_BYTES, Scenario
 from omnisim.simulation import Simulation
 
 TINY = Path(__file__).parents[2] / "unit" / "scenario" / "data" / "tiny.yaml"
+
+# Word of mouth driven alone: no forgetting (`omnisim.engine.memory`, switched off).
+NO_FORGETTING = (
+    state.off(MemoryState),
+    np.zeros(0, dtype=np.int16),
+    np.zeros((0, 0), dtype=np.float32),
+)
 
 
 def build(generator: str, n: int, seed: int, **params) -> so.Graph:
@@ -323,7 +331,7 @@ def test_pending_purchase_adoptions_enter_in_time_order_and_drive_the_talk_rate(
         assert soc.cnt[so.C_PENDING] == len(sel)
         assert np.array_equal(soc.pending.t[: len(sel)], t_adopt[sel])
         assert np.array_equal(soc.pending.ids[: len(sel)], who[sel])
-        so.wom_advance((k + 1) * dt, soc, aw, acc, lwin)
+        so.wom_advance((k + 1) * dt, soc, aw, acc, lwin, *NO_FORGETTING)
         assert soc.cnt[so.C_PENDING] == 0
     cnt = soc.cnt
     assert cnt[so.C_ADOPTERS] == n // 2
@@ -391,10 +399,10 @@ def test_intent_rebased_decay_and_sign():
     soc.valence[3] = 2.0
     soc.valence[4] = -4.0
     a7 = float(aw[7])
-    so._tell(7, 3, 3.0, soc, aw)  # +0.5 * 2 at t = 3
+    so._tell(7, 3, 3.0, soc, aw, *NO_FORGETTING)  # +0.5 * 2 at t = 3
     # The awareness lift: a <- a + lift (1 - a) (float32 storage).
     assert aw[7] == np.float32(a7 + sc.social.awareness_lift * (1.0 - a7))
-    so._tell(8, 4, 3.0, soc, aw)  # -0.5 * 4
+    so._tell(8, 4, 3.0, soc, aw, *NO_FORGETTING)  # -0.5 * 4
     assert sim.social.intent(3.0)[[7, 8]] == pytest.approx([1.0, -2.0], rel=1e-6)
     assert sim.social.intent(13.0)[[7, 8]] == pytest.approx([0.5, -1.0], rel=1e-6)
     assert so.intent_utility(7, 13.0, soc) == pytest.approx(sc.social.intent_weight * 0.5, rel=1e-6)
