@@ -352,11 +352,17 @@ def pool_pick(r, exclude, want, stock, f):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def nest(v_delivery, v_pickup):
-    """(inclusive value ln(e^Vd + e^Vp), probability of the pick-up branch) of the BOPIS nest."""
+def nest(v_delivery, v_pickup, lam):
+    """(inclusive value, probability of the pick-up branch) of the BOPIS nest of dissimilarity
+    ``lam`` in (0, 1]: IV = lam ln(e^(Vd/lam) + e^(Vp/lam)), P(pick-up) = 1 / (1 + e^((Vd -
+    Vp)/lam)) (utils). Written as max + lam log1p(e^(-|Vd - Vp|/lam)) so that a small ``lam``
+    cannot overflow."""
     hi = v_delivery if v_delivery > v_pickup else v_pickup
-    iv = hi + np.log(np.exp(v_delivery - hi) + np.exp(v_pickup - hi))
-    return iv, 1.0 / (1.0 + np.exp(v_delivery - v_pickup))
+    gap = abs(v_delivery - v_pickup) / lam
+    e = np.exp(-gap)
+    iv = hi + lam * np.log1p(e)
+    q = 1.0 / (1.0 + e) if v_pickup >= v_delivery else e / (1.0 + e)
+    return iv, q
 
 
 @njit(cache=True, _nrt=False)

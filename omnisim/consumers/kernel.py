@@ -67,6 +67,9 @@ class Weights(NamedTuple):
     reference_price: Float  # the price of zero price disutility (currency / unit)
     sat_inconsistency: Float  # satisfaction: points per unit of log price spread met
     habit_inconsistency: Float  # habits: trust lost per unit of log price spread met
+    nest_online: Float  # nested logit: dissimilarity of the online nest (0, 1]
+    nest_offline: Float  # nested logit: dissimilarity of the offline nest (0, 1]
+    nest_fulfil: Float  # nested logit: dissimilarity of the delivery/pick-up nest (0, 1]
 
 
 class SegmentState(NamedTuple):
@@ -164,6 +167,9 @@ def behaviour_weights(sc: Scenario) -> Weights:
         reference_price=sc.product.reference,
         sat_inconsistency=j.satisfaction.inconsistency_weight,
         habit_inconsistency=j.habits.inconsistency_loss,
+        nest_online=j.nests.online,
+        nest_offline=j.nests.offline,
+        nest_fulfil=j.nests.fulfilment,
     )
 
 

@@ -1039,6 +1039,12 @@ def _join_alternatives(messages: list[str]) -> str:
     return "; ".join(dict.fromkeys(messages))
 
 
+def _message(error: Mapping[str, Any]) -> str:
+    # A model validator's ValueError reaches us as "Value error, <text>": the prefix names
+    # pydantic's error kind, not anything the scenario's author can act on.
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def _validation_findings(err: ValidationError, data: Any) -> list[tuple[FieldPath, str]]:
     """(data path, message) per pydantic error, with union members folded: the member the
     input's type matched if any, else one line listing what the input should be."""
@@ -1048,7 +1054,7 @@ def _validation_findings(err: ValidationError, data: Any) -> list[tuple[FieldPat
         path, site, branch = _split_loc(tuple(error["loc"]), data)
         if site is None:
             note = " (the key, not its value)" if "[key]" in error["loc"] else ""
-            slots.append(("one", path, str(error["msg"]) + note))
+            slots.append(("one", path, _message(error) + note))
             continue
         if site not in unions:
             unions[site] = {}
@@ -1062,9 +1068,9 @@ def _validation_findings(err: ValidationError, data: Any) -> list[tuple[FieldPat
         branches = unions[path].values()
         matched = [errs for errs in branches if not all(_is_mismatch(e) for _, e in errs)]
         if matched:
-            out.extend((p, str(e["msg"])) for errs in matched for p, e in errs)
+            out.extend((p, _message(e)) for errs in matched for p, e in errs)
         else:
-            messages = [str(e["msg"]) for errs in branches for _, e in errs]
+            messages = [_message(e) for errs in branches for _, e in errs]
             out.append((path, _join_alternatives(messages)))
     return out
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from omnisim.scenario._base import (
     MAX_CV,
@@ -257,8 +257,47 @@ class Churn(_Model):
     )
 
 
+class Nests(_Model):
+    """Nested logit of the decision (docs/model.md, "Decision: nests"; Train 2009, ch. 4)."""
+
+    online: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1.0,
+        description=(
+            "Dissimilarity (log-sum coefficient) of the online nest: how independent the "
+            "online channels' unobserved utilities are (1 = a plain logit among them; toward 0 "
+            "= near-perfect substitutes, an extra online channel takes share from the others "
+            "instead of adding demand)."
+        ),
+    )
+    offline: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        1.0,
+        description=("Dissimilarity of the offline nest (the store channels), as `online`."),
+    )
+    fulfilment: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.5,
+        description=(
+            "Dissimilarity of the fulfilment nest of an online channel that offers pick-up "
+            "(delivery vs pick-up in store): 1 = the two modes are as distinct as two channels, "
+            "toward 0 = the same purchase, so offering pick-up adds only what the better mode "
+            "is worth. May not exceed `online` (the nest sits inside the online nest)."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _inside(self) -> Nests:
+        if self.fulfilment > self.online:
+            raise ValueError(
+                f"fulfilment ({self.fulfilment:g}) must not exceed online ({self.online:g}): "
+                "the fulfilment nest sits inside the online nest"
+            )
+        return self
+
+
 class Journey(_Model):
     choice: ChoiceWeights = Field(default_factory=ChoiceWeights, description="Logit weights.")
+    nests: Nests = Field(
+        default_factory=Nests, description="Nested-logit dissimilarities of the decision."
+    )
     consideration: ConsiderationWeights = Field(
         default_factory=ConsiderationWeights, description="Consideration-set weights."
     )

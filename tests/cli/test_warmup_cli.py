@@ -71,6 +71,7 @@ def warnings(r) -> list[str]:
     return [line for line in r.stderr.splitlines() if line.startswith("warning:")]
 
 
+@pytest.mark.slow
 def test_a_transient_is_warned_about_and_recorded(warm: Path, tmp_path: Path) -> None:
     """`compare` of the learning strategy (its window holds a transient): one warning, naming
     the file, the strategy and the field to change, and the check saved."""
@@ -94,6 +95,7 @@ def test_a_transient_is_warned_about_and_recorded(warm: Path, tmp_path: Path) ->
     assert f"try warmup_days: {cut:g}" in line and "MSER-5" in line
 
 
+@pytest.mark.slow
 def test_a_stationary_run_gives_no_warning(warm: Path, tmp_path: Path) -> None:
     """`run` of the base: no warning, and the check is in summary.json (the other keys as
     before)."""

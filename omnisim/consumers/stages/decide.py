@@ -1,8 +1,8 @@
 """Stage 2 of the journey kernel, the decision (the search ends): the consideration set, one
 Bernoulli per channel with probability ``reach * open * logistic(visibility + w_h * habit)``; a
-multinomial logit over the considered channels plus the outside option (with the BOPIS nest);
-an online choice orders at once, an offline one travels to a store. Equations: docs/model.md,
-"Decision".
+nested logit over the considered channels plus the outside option (an online and an offline
+nest; the BOPIS delivery/pick-up nest inside an online channel); an online choice orders at
+once, an offline one travels to a store. Equations: docs/model.md, "Decision".
 """
 
 from __future__ import annotations
@@ -27,6 +27,23 @@ from omnisim.consumers.stages.purchase import order_online
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine import trail as tr
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _inclusive(util, cons, offline, side, lam):
+    """Inclusive value lam ln(sum_c e^(util_c / lam)) (utils) of the nest of the considered
+    channels c with ``offline[c] == side``; -inf when the nest is empty (its weight is 0)."""
+    hi = -np.inf
+    for c in range(util.shape[0]):
+        if cons[c] and bool(offline[c]) == side and util[c] > hi:
+            hi = util[c]
+    if hi == -np.inf:
+        return hi
+    total = 0.0
+    for c in range(util.shape[0]):
+        if cons[c] and bool(offline[c]) == side:
+            total += np.exp((util[c] - hi) / lam)
+    return hi + lam * np.log(total)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -108,7 +125,7 @@ def decide(i, t, k, sched, trail, counts, do_trail, price, util, cons):
                     v_p = utility(
                         i, c, s, weighed_p, wait_p, rating, aware, promo, bonus, intent, social, k
                     )
-                    v, q_pick = fl.nest(v, v_p - om.pickup_effort)
+                    v, q_pick = fl.nest(v, v_p - om.pickup_effort, w.nest_fulfil)
                 om.pickup_p[c] = q_pick
             util[c] = v
     if first:
@@ -132,18 +149,34 @@ def decide(i, t, k, sched, trail, counts, do_trail, price, util, cons):
     if n_cons == 0:
         end_journey(i, t, k, sched, counts)
         return
-    # Multinomial logit with the outside option.
+    # Nested logit with the outside option (docs/model.md, "Decision: nests"): util[c] becomes
+    # the choice weight of channel c, e0 that of the outside option, total their sum.
     v0 = seg.outside_utility[s]
-    vmax = v0
-    for c in range(c_n):
-        if cons[c] and util[c] > vmax:
-            vmax = util[c]
-    total = np.exp(v0 - vmax)
-    e0 = total
-    for c in range(c_n):
-        if cons[c]:
-            util[c] = np.exp(util[c] - vmax)
-            total += util[c]
+    lam_on, lam_off = w.nest_online, w.nest_offline
+    if lam_on == 1.0 and lam_off == 1.0:  # a plain logit: the nests change nothing
+        vmax = v0
+        for c in range(c_n):
+            if cons[c] and util[c] > vmax:
+                vmax = util[c]
+        total = np.exp(v0 - vmax)
+        e0 = total
+        for c in range(c_n):
+            if cons[c]:
+                util[c] = np.exp(util[c] - vmax)
+                total += util[c]
+    else:
+        iv_on = _inclusive(util, cons, ch.offline, False, lam_on)
+        iv_off = _inclusive(util, cons, ch.offline, True, lam_off)
+        vmax = max(v0, iv_on, iv_off)
+        total = np.exp(v0 - vmax)
+        e0 = total
+        for c in range(c_n):
+            if cons[c]:
+                if ch.offline[c]:
+                    util[c] = np.exp(iv_off - vmax + (util[c] - iv_off) / lam_off)
+                else:
+                    util[c] = np.exp(iv_on - vmax + (util[c] - iv_on) / lam_on)
+                total += util[c]
     target = rs.uniform(keys[rs.CHOICE], i, j, sw) * total - e0
     if target <= 0.0:
         if inw:

@@ -214,11 +214,18 @@ def test_territory_commission_goes_to_the_territory_stores_owner() -> None:
     assert credit == pytest.approx({"s_north": 4.5})
 
 
-def test_nest_is_the_logit_inclusive_value() -> None:
-    for vd, vp in [(0.3, -1.2), (5.0, 5.0), (-700.0, 2.0), (800.0, 1.0)]:
-        iv, q = fl.nest(vd, vp)
-        assert iv == pytest.approx(max(vd, vp) + math.log1p(math.exp(-abs(vd - vp))))
-        assert q == pytest.approx(1.0 / (1.0 + math.exp(min(vd - vp, 700.0))))
+@pytest.mark.parametrize("lam", [1.0, 0.5, 0.05])
+def test_nest_is_the_nested_logit_inclusive_value(lam: float) -> None:
+    for vd, vp in [(0.3, -1.2), (5.0, 5.0), (-700.0, 2.0), (800.0, 1.0), (0.2, 0.25)]:
+        iv, q = fl.nest(vd, vp, lam)
+        # The textbook forms, in exact (arbitrary-precision-free but overflow-safe) terms.
+        hi = max(vd, vp)
+        expected_iv = hi + lam * math.log(math.exp((vd - hi) / lam) + math.exp((vp - hi) / lam))
+        assert iv == pytest.approx(expected_iv)
+        assert q == pytest.approx(1.0 / (1.0 + math.exp(min((vd - vp) / lam, 700.0))))
+        # The inclusive value never falls below the better branch, and exceeds it by at most
+        # lam ln 2 (two equal branches): a near-duplicate mode adds little under a small lam.
+        assert hi <= iv <= hi + lam * math.log(2.0) + 1e-12
 
 
 # ------------------------------------------------------------------------------------------
@@ -236,11 +243,12 @@ def ample(data: dict, units: int = 100_000) -> dict:
     return data
 
 
-def test_bopis_share_matches_the_binary_logit() -> None:
-    """Given the channel, pick-up is drawn with q = 1 / (1 + exp(Vd - Vp)); habits, price,
-    rating and promotions are the same in both branches (no delivery fee), so
-    Vd - Vp = -beta_t (wait_d - wait_p) + effort, with wait_d = handling + transport + mean
-    delay and wait_p = ready + travel."""
+@pytest.mark.parametrize("lam", [1.0, 0.5])
+def test_bopis_share_matches_the_binary_logit(lam: float) -> None:
+    """Given the channel, pick-up is drawn with q = 1 / (1 + exp((Vd - Vp) / lam)) (lam: the
+    fulfilment nest's dissimilarity); habits, price, rating and promotions are the same in both
+    branches (no delivery fee), so Vd - Vp = -beta_t (wait_d - wait_p) + effort, with wait_d =
+    handling + transport + mean delay and wait_p = ready + travel."""
     bopis = {"channels": ["mall"], "ready_hours": 3.0, "pickup_effort": 1.8}
     data = ample(market({"bopis": bopis}))
     data["segments"] = [data["segments"][0] | {"time_sensitivity": 1.5}]
@@ -248,11 +256,12 @@ def test_bopis_share_matches_the_binary_logit() -> None:
     data["channels"][2]["asc"] = 1.5
     data["market"]["consumers"] = 5000
     data["horizon_days"] = 60.0
+    data.setdefault("journey", {})["nests"] = {"fulfilment": lam}
     result = Simulation(Scenario.model_validate(data)).run()
     L = result.ledger
     wait_d = 0.5 + 1.0 + 0.3
     wait_p = 3.0 / 24 + 0.5 / 24
-    q = 1.0 / (1.0 + math.exp(1.5 * (wait_p - wait_d) + 1.8))
+    q = 1.0 / (1.0 + math.exp((1.5 * (wait_p - wait_d) + 1.8) / lam))
     n = L["ch_orders"][2]
     # Pick-ups ~ Binomial(n, q) given the mall's orders: 4 standard errors (n ~ 3000).
     se = math.sqrt(q * (1 - q) / n)

@@ -131,6 +131,7 @@ def row(result: el.Elasticity, price_of: str, of: str, measure: str):
     return r.iloc[0]
 
 
+@pytest.mark.slow
 def test_own_price_elasticity_is_the_logits(tmp_path: Path) -> None:
     path = logit_market({"web": 0.4}, tmp_path / "one.json")
     plan = el.plan_elasticity(path, reps=5, step=STEP)
@@ -168,6 +169,7 @@ def test_reference_price_is_held_fixed(tmp_path: Path) -> None:
     assert move.high.product.list_price == pytest.approx(120.0 * (1 + STEP))
 
 
+@pytest.mark.slow
 def test_cross_elasticity_and_the_logit_sum_rule(tmp_path: Path) -> None:
     path = logit_market({"web": 0.6, "app": -0.2}, tmp_path / "two.json")
     plan = el.plan_elasticity(path, channel="web", reps=5, step=STEP)

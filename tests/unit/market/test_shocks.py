@@ -475,6 +475,7 @@ def test_a_norm_shift_moves_the_segment_habit_levels_by_the_mean_change() -> Non
     assert level == pytest.approx(np.array([[0.2 + 0.5 * 0.3, 0.5 - 0.5 * 0.1], [1.0, 0.05]]))
 
 
+@pytest.mark.slow
 def test_a_norm_shift_keeps_the_online_share_up_after_the_shock() -> None:
     """With forgetting, habits learned in a shock fade back to the segments' levels; a norm
     shift moves those levels, so the online share after the shock stays higher (the "habits

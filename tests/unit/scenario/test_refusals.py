@@ -532,6 +532,8 @@ def test_the_cli_refuses_a_fifo_in_one_line_with_exit_2(tmp_path):
 
 # --------------------------------------------------------------------------------------------
 # The bounds are safe: a market at many of them at once runs and writes finite results
+# (slow: the largest need multiplier on the shortest need interval makes millions of need
+# epochs, seconds compiled but about 18 minutes with the kernels interpreted)
 
 AT_THE_BOUNDS = [
     "market.consumers=150",
@@ -564,6 +566,7 @@ AT_THE_BOUNDS = [
 ]
 
 
+@pytest.mark.slow
 def test_a_market_at_the_bounds_runs_and_writes_finite_results(tmp_path):
     out = tmp_path / "out"
     args = ["run", str(QUICKSTART), "--out", str(out), "--reps", "1", "--quiet"]

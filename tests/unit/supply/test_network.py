@@ -230,7 +230,7 @@ NAT = {"name": "a", "level": "nat", "region": "north"}
         ),
         (
             [NAT | {"policy": {"kind": "s_S"}}],
-            "s: network.dealers.a.policy: Value error, an `s_S` policy needs `reorder_point`",
+            "s: network.dealers.a.policy: an `s_S` policy needs `reorder_point`",
         ),
     ],
 )
