@@ -660,7 +660,8 @@ def elasticity(
             "--channel",
             "-c",
             help="Move this channel's price alone: its own elasticity and the other channels' "
-            "cross elasticities (default: the brand's price, then each channel's in turn).",
+            "cross elasticities (default: the brand's price, each channel's in turn, then "
+            "competitors').",
         ),
     ] = None,
     reps: Annotated[
@@ -745,7 +746,7 @@ def _print_wide(table: Table) -> None:
 def _print_elasticity(result) -> None:
     """The brand's own-price elasticities (every price moved), then, per measure, the matrix
     of each quantity's elasticity to each channel's price (own on the diagonal)."""
-    from omnisim.experiments.elasticity import ALL, MEASURES, TOTAL
+    from omnisim.experiments.elasticity import ALL, COMPETITORS, MEASURES, TOTAL
 
     t = result.table
     by = {(r.price_of, r.quantity_of, r.measure): r for r in t.itertuples(index=False)}
@@ -762,16 +763,21 @@ def _print_elasticity(result) -> None:
         text = f"{e:+.3f} [{lo:+.3f}, {hi:+.3f}]"
         return f"[bold]{text}[/bold]" if lo > 0 or hi < 0 else text
 
-    if any(p == ALL for p, _, _ in by):
+    for price_of, what in (
+        (ALL, "the brand's price (every channel's price"),
+        (COMPETITORS, "competitors' price (competition.price_index"),
+    ):
+        if not any(p == price_of for p, _, _ in by):
+            continue
         table = Table(
-            title=f"{result.scenario}: elasticity to the brand's price (every channel's price "
-            f"{move}; {reps}, common random numbers, 95% CI)"
+            title=f"{result.scenario}: elasticity to {what} {move}; {reps}, common random "
+            "numbers, 95% CI)"
         )
         table.add_column("bought in", no_wrap=True)
         for m in MEASURES:
             table.add_column(m, justify="right", no_wrap=True)
         for of in [TOTAL, *result.channels]:
-            table.add_row(of, *(cell(ALL, of, m) for m in MEASURES))
+            table.add_row(of, *(cell(price_of, of, m) for m in MEASURES))
         _print_wide(table)
     prices = [c for c in result.channels if any(p == c for p, _, _ in by)]
     for m in MEASURES if prices else ():

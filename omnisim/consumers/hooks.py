@@ -18,13 +18,15 @@ the neutral value at once.
 4. `consideration_shift` (decision, per channel): shocks (traffic multiplier, log odds).
 5. `channel_terms` (price and decision, per channel): membership (price factor, utility bonus,
    points, delivery fee).
-6. `shipment_factor` (delivery): shocks (lead-time multiplier).
-7. `promotion_cut` (purchase in the window): lifecycle (promotion spend).
-8. `checkout` (purchase): membership (points, tier, joining; the delivery fee).
-9. `after_purchase` (purchase): lifecycle (recruitment, activity, CLV margin), word of mouth
-   (a buyer becomes an adopter).
-10. `after_use` (review): word of mouth (the valence of the consumer's talks).
-11. `after_churn` (review, churn): lifecycle (the win-back time).
+6. `outside_option` (decision, once, after the channels): competition, shocks (competitors'
+   prices).
+7. `shipment_factor` (delivery): shocks (lead-time multiplier).
+8. `promotion_cut` (purchase in the window): lifecycle (promotion spend).
+9. `checkout` (purchase): membership (points, tier, joining; the delivery fee).
+10. `after_purchase` (purchase): lifecycle (recruitment, activity, CLV margin), word of mouth
+    (a buyer becomes an adopter).
+11. `after_use` (review): word of mouth (the valence of the consumer's talks).
+12. `after_churn` (review, churn): lifecycle (the win-back time).
 
 Adding a mechanism: its module declares its state (with `build` and `off`) and its compiled
 parts, `omnisim.consumers.kernel.Kernel` gets its field (built in `Journey`), and the hooks it
@@ -37,6 +39,7 @@ from numba import njit
 
 from omnisim.consumers import lifecycle as lcm
 from omnisim.engine import streams as rs
+from omnisim.market import competition as cm
 from omnisim.market import shocks as shk
 from omnisim.marketing import media as md
 from omnisim.marketing import membership as ms
@@ -103,14 +106,21 @@ def channel_terms(i, c, k) -> tuple[float, float, float, float]:
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def outside_option(r, s, t, k) -> float:
+    """6. Utility of the outside option (utils) for a consumer of segment ``s`` in region ``r``
+    at ``t`` (docs/model.md, "Decision: competition")."""
+    return cm.outside_utility(r, s, t, k.seg, k.shocks, k.weights.competitor_share)
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def shipment_factor(t, k) -> float:
-    """6. Multiplier on the lead time of a shipment started at ``t``."""
+    """7. Multiplier on the lead time of a shipment started at ``t``."""
     return shk.lead_factor(t, k.shocks)
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def promotion_cut(c, t_price, q, p, k) -> float:
-    """7. The price cut promotions gave on ``q`` units bought at ``p`` in channel ``c``, priced
+    """8. The price cut promotions gave on ``q`` units bought at ``p`` in channel ``c``, priced
     at ``t_price`` (currency)."""
     pr = k.chan.promos
     return lcm.promotion_cut(c, t_price, q, p, pr.start, pr.end, pr.discount, pr.mask)
@@ -118,7 +128,7 @@ def promotion_cut(c, t_price, q, p, k) -> float:
 
 @njit(cache=True, inline="always", _nrt=False)
 def checkout(i, t, c, value, k) -> float:
-    """8. Consumer ``i`` pays ``value`` in channel ``c`` at ``t``: membership points, tier and
+    """9. Consumer ``i`` pays ``value`` in channel ``c`` at ``t``: membership points, tier and
     joining; returns the delivery fee paid (currency)."""
     return ms.purchase(
         i,
@@ -137,7 +147,7 @@ def checkout(i, t, c, value, k) -> float:
 
 @njit(cache=True, inline="always", _nrt=False)
 def after_purchase(i, t, c, nd, q, brand, cross, inw, k):
-    """9. After consumer ``i`` bought ``q`` units in channel ``c`` from node ``nd`` at ``t``
+    """10. After consumer ``i`` bought ``q`` units in channel ``c`` from node ``nd`` at ``t``
     (``brand``: the brand's take in currency; ``cross``: cross-fulfilled)."""
     margin = lcm.brand_margin(
         nd, q, brand, cross, k.weights.unit_cost, k.chan.order_cost[c], k.lifecycle
@@ -148,12 +158,12 @@ def after_purchase(i, t, c, nd, q, brand, cross, inw, k):
 
 @njit(cache=True, inline="always", _nrt=False)
 def after_use(i, sat, k):
-    """10. Consumer ``i`` used the product with satisfaction ``sat`` (scale points)."""
+    """11. Consumer ``i`` used the product with satisfaction ``sat`` (scale points)."""
     so.on_use(i, sat, k.social)
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def after_churn(i, j, t, inw, k) -> float:
-    """11. Consumer ``i`` churned at ``t`` (journey ``j``): when they come back (days; inf:
+    """12. Consumer ``i`` churned at ``t`` (journey ``j``): when they come back (days; inf:
     never)."""
     return lcm.on_churn(i, j, t, inw, k.lifecycle, k.keys[rs.WINBACK])

@@ -20,6 +20,7 @@ from omnisim.engine.buckets import Wheel
 from omnisim.engine.ledger import LedgerState
 from omnisim.engine.memory import MemoryState
 from omnisim.engine.state import F64, I64, U64, Flag, Float, build
+from omnisim.market import competition as cm
 from omnisim.market.shocks import ShockState
 from omnisim.marketing.media import MediaState
 from omnisim.marketing.membership import ProgrammeState
@@ -70,6 +71,7 @@ class Weights(NamedTuple):
     nest_online: Float  # nested logit: dissimilarity of the online nest (0, 1]
     nest_offline: Float  # nested logit: dissimilarity of the offline nest (0, 1]
     nest_fulfil: Float  # nested logit: dissimilarity of the delivery/pick-up nest (0, 1]
+    competitor_share: Float  # share of the outside option that is buying from competitors
 
 
 class SegmentState(NamedTuple):
@@ -79,7 +81,9 @@ class SegmentState(NamedTuple):
     price_sensitivity: F64[1]  # utils per unit of log(price / reference)
     time_sensitivity: F64[1]  # utils per day of wait
     rating_sensitivity: F64[1]  # utils per star above 3
-    outside_utility: F64[1]  # utility of the outside option (utils)
+    outside_utility: F64[1]  # utility of the outside option at competitors' index 1 (utils)
+    outside: F64[2]  # region x segment: the outside option's utility at static prices (utils)
+    log_price_index: F64[2]  # region x segment: ln of competitors' price index
     basket_cdf: F64[2]  # segment x k: CDF of the extra units of a basket (Poisson)
     need: NeedLaw
 
@@ -170,6 +174,7 @@ def behaviour_weights(sc: Scenario) -> Weights:
         nest_online=j.nests.online,
         nest_offline=j.nests.offline,
         nest_fulfil=j.nests.fulfilment,
+        competitor_share=sc.competition.share,
     )
 
 
@@ -183,6 +188,8 @@ def segments(sc: Scenario, clock: NeedClock) -> SegmentState:
         time_sensitivity=np.array([s.time_sensitivity for s in segs]),
         rating_sensitivity=np.array([s.rating_sensitivity for s in segs]),
         outside_utility=np.array([s.outside_utility for s in segs]),
+        outside=cm.outside_table(sc),
+        log_price_index=cm.log_price_index(sc),
         basket_cdf=poisson_cdf_table(np.array([s.need.basket_mean_units - 1.0 for s in segs])),
         need=clock.law(),
     )

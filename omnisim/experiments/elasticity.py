@@ -23,7 +23,9 @@ because the choice utility weighs a price against it and it defaults to ``list_p
   from the chain instead, moved through each such store's ``markup`` so that ``1 + markup``
   scales by the same factor;
 * one channel's price: ``channels.<c>.price_index``, and the markups of the network-supplied
-  stores it lists, as above.
+  stores it lists, as above;
+* competitors' price: ``competition.price_index``, which the outside option carries
+  (docs/model.md, "Decision: competition"); no shelf price of the brand moves.
 
 Each move is checked before anything runs: the shelf price of every channel at every store, as
 the simulation builds it, must move by exactly the factor where it should and not at all
@@ -59,6 +61,8 @@ DEFAULT_REPS = 5
 more are needed."""
 ALL = "all"
 """`price_of` of the brand's price: every channel's price moved at once."""
+COMPETITORS = "competitors"
+"""`price_of` of competitors' price (`competition.price_index`): the brand's prices stay."""
 TOTAL = "total"
 """`quantity_of` of the brand's total (all channels)."""
 MEASURES = ("units", "purchases")
@@ -158,9 +162,10 @@ def _num(v: float) -> str:
 def price_move(
     draft: ScenarioDraft, base: Scenario, price_of: str, step: float
 ) -> tuple[PriceMove | None, str | None]:
-    """The move of ``price_of`` (``all`` or a channel name) by ``± step``, or (None, reason)
-    when scenario fields cannot move that price alone and in proportion, or a moved value is
-    invalid (the reason then names the field moved, as a ``--set`` problem does)."""
+    """The move of ``price_of`` (``all``, ``competitors`` or a channel name) by ``± step``, or
+    (None, reason) when scenario fields cannot move that price alone and in proportion, or a
+    moved value is invalid (the reason then names the field moved, as a ``--set`` problem
+    does)."""
     factors = {"low": 1.0 - step, "high": 1.0 + step}
     # (name, path, base value, value at a factor): lists are addressed by index in the path,
     # so that any channel or node name works, and by name where people read it.
@@ -171,7 +176,11 @@ def price_move(
     # price, which neither list_price nor price_index reaches: their markup carries the move.
     chain_priced = net is not None and not unified and net.pricing == Pricing.cost_plus
     offline = {c.name for c in base.channels if c.type in OFFLINE_TYPES}
-    if price_of == ALL:
+    if price_of == COMPETITORS:
+        x = base.competition.price_index
+        changes.append(("competition.price_index", "competition.price_index", x, lambda f: x * f))
+        stores = []
+    elif price_of == ALL:
         lp = base.product.list_price
         changes.append(("product.list_price", "product.list_price", lp, lambda f: lp * f))
         stores = [n for n in base.nodes if n.supplier is not None] if chain_priced else []
@@ -306,7 +315,8 @@ def plan_elasticity(
     the channel, the step, every price move and that a run fits in memory. Raises
     ScenarioError (every problem, one line each), ValueError or MemoryRefused.
 
-    Without ``channel``: the brand's price, then each channel's in turn; a price that cannot
+    Without ``channel``: the brand's price, each channel's in turn, then competitors'
+    (`COMPETITORS`); a price that cannot
     be moved is left out with its reason (`ElasticityPlan.not_measured`), unless none can.
     With ``channel``: that channel's price alone, refused with the reason if it cannot move."""
     if not (isinstance(step, int | float) and 0.0 < step < 1.0):
@@ -325,7 +335,7 @@ def plan_elasticity(
     ensure_memory(base)
     moves: list[PriceMove] = []
     skipped: dict[str, str] = {}
-    for price_of in [channel] if channel is not None else [ALL, *names]:
+    for price_of in [channel] if channel is not None else [ALL, *names, COMPETITORS]:
         move, reason = price_move(draft, base, price_of, float(step))
         if move is None:
             if channel is not None:
@@ -385,7 +395,10 @@ def arc_elasticity(q_low: float, q_high: float, p_low: float, p_high: float) -> 
 def kind_of(price_of: str, quantity_of: str) -> str:
     """``own`` (a price and its own quantity; the brand's price and its total), ``cross``
     (another channel's quantity), ``brand`` (the total with respect to one channel's price),
-    ``uniform`` (one channel's quantity when every price moves)."""
+    ``uniform`` (one channel's quantity when every price moves), ``competitor`` (any quantity
+    with respect to competitors' price)."""
+    if price_of == COMPETITORS:
+        return "competitor"
     if price_of == ALL:
         return "own" if quantity_of == TOTAL else "uniform"
     if quantity_of == TOTAL:

@@ -10,6 +10,8 @@ are in ``docs/model.md``, section "Shocks", and the KPIs in ``docs/outputs.md``.
 * the odds of considering channel ``c`` at a search are multiplied by ``M_kc`` (the ``traffic``
   entry of the channel's name, else of its type, else 1): the journey kernel adds
   `log_traffic` = ``ln M_kc`` to the logit of the consideration probability;
+* competitors' prices are multiplied by ``competitor_price_multiplier_k``: the outside
+  option's utility follows (`log_competitor_price`, `omnisim.market.competition`);
 * lead times of shipments started during the shock are multiplied by
   ``lead_time_multiplier_k``: online deliveries in the kernel (`lead_factor`), brand
   replenishment (`omnisim.supply.inventory`) and dealer-network shipments
@@ -87,6 +89,7 @@ class ShockState(NamedTuple):
     end: F64[1]
     log_traffic: F64[2]  # shock x channel: ln M_kc, 0 where the shock leaves the channel alone
     lead: F64[1]  # lead-time multiplier of shipments started in the shock
+    log_competitor: F64[1]  # ln of the multiplier on competitors' prices in the shock
 
 
 def off() -> ShockState:
@@ -105,6 +108,9 @@ class Shocks:
         self.end_day = np.array([s.end_day for s in self.shocks], dtype=np.float64)
         self.log_traffic = np.log(traffic_multipliers(sc)[order])
         self.lead = np.array([s.lead_time_multiplier for s in self.shocks], dtype=np.float64)
+        self.log_competitor = np.log(
+            np.array([s.competitor_price_multiplier for s in self.shocks], dtype=np.float64)
+        )
         self.n_channels = len(sc.channels)
 
     def state(self) -> ShockState:
@@ -115,6 +121,7 @@ class Shocks:
             end=self.end_day,
             log_traffic=self.log_traffic,
             lead=self.lead,
+            log_competitor=self.log_competitor,
         )
 
     def spans(self) -> list[dict]:
@@ -252,3 +259,10 @@ def lead_factor(t, sh):
     """Lead-time multiplier of an online order placed at ``t`` (1.0 outside every shock)."""
     k = active(t, sh)
     return sh.lead[k] if k >= 0 else 1.0
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def log_competitor_price(t, sh):
+    """ln of the multiplier on competitors' prices at ``t`` (0.0 outside every shock)."""
+    k = active(t, sh)
+    return sh.log_competitor[k] if k >= 0 else 0.0

@@ -4,8 +4,9 @@ Geography and population (`Region`, `Market`), consumer segments and their need 
 (`Segment`, `NeedProcess`), the yearly need cycle (`Seasonality`), the journey behaviour all
 segments share (`Journey` and its parts: choice and consideration weights, reaction to
 stock-outs, satisfaction, reviews, habit learning, churn) and the customer lifecycle
-(`Lifecycle`). Its cross-reference checks: `problems` (shares, distances, the channels and
-regions a segment names) and `lifecycle_problems` (the lifetime-value window).
+(`Lifecycle`), and the competitors' prices the outside option carries (`Competition`). Its
+cross-reference checks: `problems` (shares, distances, the channels and regions a segment
+names, the names the competition uses) and `lifecycle_problems` (the lifetime-value window).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from omnisim.scenario._base import (
     MAX_CV,
     Fraction,
     Loc,
+    Multiplier,
     NonNegFloat,
     PeriodDays,
     PositiveFloat,
@@ -158,6 +160,47 @@ class Segment(_Model):
     )
     search_hours: NonNegFloat = Field(
         6.0, description="Mean time spent searching before deciding (hours, exponential)."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Competition: the competitors' price in the outside option
+
+
+class Competition(_Model):
+    """Competitors' prices, which the outside option carries (docs/model.md, "Decision:
+    competition")."""
+
+    price_index: Multiplier = Field(
+        1.0,
+        description=(
+            "Competitors' price as a multiple of the brand's reference price "
+            "(`product.reference_price`; dimensionless): 1 = competitors price like the "
+            "reference, 0.9 = 10% below it. Each segment's `outside_utility` is the outside "
+            "option's utility at index 1."
+        ),
+    )
+    regions: dict[str, Multiplier] = Field(
+        default_factory=dict,
+        description=(
+            "Multiplier on the price index per region name (a market where competitors are "
+            "cheaper: < 1); missing = 1."
+        ),
+    )
+    segments: dict[str, Multiplier] = Field(
+        default_factory=dict,
+        description=(
+            "Multiplier on the price index per segment name (the competitors a segment buys "
+            "from instead); missing = 1."
+        ),
+    )
+    share: Fraction = Field(
+        1.0,
+        description=(
+            "Share of the outside option's choice weight, at index 1, that is buying from "
+            "competitors; the rest is not buying, which competitors' prices do not move "
+            "(fraction; 0 = competitors' prices have no effect)."
+        ),
     )
 
 
@@ -379,7 +422,8 @@ class Lifecycle(_Model):
 
 def problems(sc: Any) -> list[tuple[Loc, str]]:
     """Problems of the market and the segments: population and segment shares, the distance
-    matrix (regions it names, symmetry), and the channels and regions a segment names.
+    matrix (regions it names, symmetry), the channels and regions a segment names, and the
+    regions and segments the competition names.
     ``sc`` is the validated `omnisim.scenario.schema.Scenario`."""
     out: list[tuple[Loc, str]] = []
     regions = {r.name for r in sc.market.regions}
@@ -418,6 +462,15 @@ def problems(sc: Any) -> list[tuple[Loc, str]]:
             out.append(
                 (("segments", i, "region_mix"), "no region of the market has a positive weight")
             )
+    comp = sc.competition
+    segment_names = {s.name for s in sc.segments}
+    for field, names, kind in (
+        ("regions", regions, "region"),
+        ("segments", segment_names, "segment"),
+    ):
+        for name in getattr(comp, field):
+            if name not in names:
+                out.append((("competition", field, name), f"unknown {kind} {name!r}"))
     return out
 
 

@@ -196,6 +196,13 @@ class Shock(_Model):
             "deliveries (the promise is unchanged), brand replenishment, dealer shipments."
         ),
     )
+    competitor_price_multiplier: Multiplier = Field(
+        1.0,
+        description=(
+            "Multiplier on competitors' prices (`competition.price_index`) while the shock "
+            "lasts: a price war, < 1; a competitor's supply failure, > 1."
+        ),
+    )
     habit_persistence: Fraction = Field(
         1.0,
         description=(

@@ -91,6 +91,7 @@ from omnisim.scenario.engine import Engine
 from omnisim.scenario.market import (
     ChoiceWeights,
     Churn,
+    Competition,
     ConsiderationWeights,
     HabitDynamics,
     Journey,
@@ -182,6 +183,7 @@ __all__ = [
     "ChannelType",
     "ChoiceWeights",
     "Churn",
+    "Competition",
     "ConsiderationWeights",
     "Dealer",
     "DealerExit",
@@ -280,6 +282,10 @@ class Scenario(_Model):
     )
     nodes: list[StockNode] = Field(min_length=1, description="Stores and warehouses.")
     journey: Journey = Field(default_factory=Journey, description="Journey behaviour.")
+    competition: Competition = Field(
+        default_factory=Competition,
+        description="Competitors' prices in the outside option; by default at the reference.",
+    )
     seasonality: Seasonality = Field(default_factory=Seasonality, description="Yearly need cycle.")
     promotions: list[Promotion] = Field(default_factory=list, description="Promotions.")
     lifecycle: Lifecycle = Field(

@@ -48,7 +48,7 @@ def _inclusive(util, cons, offline, side, lam):
 
 @njit(cache=True, inline="always", _nrt=False)
 def decide(i, t, k, sched, trail, counts, do_trail, price, util, cons):
-    pop, seg, ch, w, keys, led = k.pop, k.seg, k.chan, k.weights, k.keys, k.ledger
+    pop, ch, w, keys, led = k.pop, k.chan, k.weights, k.keys, k.ledger
     habit = pop.habit
     acc, ch_acc, lwin = led.acc, led.channel, led.window
     rating_sum, rating_n = k.rating.sum, k.rating.n
@@ -151,7 +151,7 @@ def decide(i, t, k, sched, trail, counts, do_trail, price, util, cons):
         return
     # Nested logit with the outside option (docs/model.md, "Decision: nests"): util[c] becomes
     # the choice weight of channel c, e0 that of the outside option, total their sum.
-    v0 = seg.outside_utility[s]
+    v0 = hooks.outside_option(r, s, t, k)
     lam_on, lam_off = w.nest_online, w.nest_offline
     if lam_on == 1.0 and lam_off == 1.0:  # a plain logit: the nests change nothing
         vmax = v0

@@ -21,9 +21,16 @@ V0 = 0.5
 ASC = {"shop": 0.0, "mall": -0.3, "platform": 0.2}
 
 
-def plain_market(nests: dict | None = None, twin: bool = False, bopis: dict | None = None):
+def plain_market(
+    nests: dict | None = None,
+    twin: bool = False,
+    bopis: dict | None = None,
+    segment: dict | None = None,
+    **extra,
+) -> Scenario:
     """One region, one segment, a store channel and two online channels (``twin``: a third
-    online channel identical to `platform`)."""
+    online channel identical to `platform`); ``segment`` overrides fields of the segment,
+    ``extra`` adds top-level sections."""
     online = [("mall", "own_online"), ("platform", "platform")]
     if twin:
         online.append(("platform_2", "platform"))
@@ -54,6 +61,7 @@ def plain_market(nests: dict | None = None, twin: bool = False, bopis: dict | No
                 "rating_sensitivity": 0.0,
                 "outside_utility": V0,
             }
+            | (segment or {})
         ],
         "journey": {
             "choice": {"habit": 0.0, "awareness": 0.0},
@@ -80,11 +88,14 @@ def plain_market(nests: dict | None = None, twin: bool = False, bopis: dict | No
     }
     if bopis is not None:
         data["omnichannel"] = {"bopis": bopis}
-    return Scenario.model_validate(data)
+    return Scenario.model_validate(data | extra)
 
 
-def nested_shares(lam_on: float, lam_off: float, asc: dict[str, float]) -> dict[str, float]:
-    """Closed-form nested-logit probabilities of the outside option and each channel."""
+def nested_shares(
+    lam_on: float, lam_off: float, asc: dict[str, float], v0: float = V0
+) -> dict[str, float]:
+    """Closed-form nested-logit probabilities of the outside option (utility ``v0``) and each
+    channel."""
     offline = {c: v for c, v in asc.items() if c == "shop"}
     online = {c: v for c, v in asc.items() if c != "shop"}
 
@@ -92,8 +103,8 @@ def nested_shares(lam_on: float, lam_off: float, asc: dict[str, float]) -> dict[
         return lam * math.log(sum(math.exp(v / lam) for v in group.values()))
 
     ivs = {"on": iv(online, lam_on), "off": iv(offline, lam_off)}
-    denom = math.exp(V0) + math.exp(ivs["on"]) + math.exp(ivs["off"])
-    out = {"outside": math.exp(V0) / denom}
+    denom = math.exp(v0) + math.exp(ivs["on"]) + math.exp(ivs["off"])
+    out = {"outside": math.exp(v0) / denom}
     for group, key, lam in ((online, "on", lam_on), (offline, "off", lam_off)):
         for c, v in group.items():
             out[c] = math.exp(ivs[key]) / denom * math.exp((v - ivs[key]) / lam)
@@ -112,9 +123,16 @@ def decisions(sc: Scenario) -> tuple[dict[str, float], float]:
 @pytest.mark.slow
 @pytest.mark.parametrize(("lam_on", "lam_off"), [(1.0, 1.0), (0.5, 1.0), (0.3, 0.6)])
 def test_choice_shares_are_the_nested_logit_probabilities(lam_on: float, lam_off: float) -> None:
-    counts, n = decisions(plain_market({"online": lam_on, "offline": lam_off, "fulfilment": 0.2}))
+    sc = plain_market({"online": lam_on, "offline": lam_off, "fulfilment": 0.2})
+    check_shares(sc, nested_shares(lam_on, lam_off, ASC))
+
+
+def check_shares(sc: Scenario, expected: dict[str, float]) -> None:
+    """The share of each option among the decisions of ``sc`` is its probability in
+    ``expected`` within 4 binomial standard errors."""
+    counts, n = decisions(sc)
     assert n > 30_000
-    for option, p in nested_shares(lam_on, lam_off, ASC).items():
+    for option, p in expected.items():
         share = counts[option] / n
         se = math.sqrt(p * (1.0 - p) / n)  # multinomial: each share is binomial
         print(f"{option}: {share:.4f} vs {p:.4f} (se {se:.4f})")

@@ -156,6 +156,51 @@ def test_own_price_elasticity_is_the_logits(tmp_path: Path) -> None:
         assert low["needs"] == high["needs"]
 
 
+def competitor_arc(path: Path, share: float, index: float) -> float:
+    """The arc elasticity of the brand's total purchases to competitors' price index, from
+    the logit with V_0 = outside + ln(1 - σ + σ x^-β) (docs/model.md, "Competition")."""
+    seg = load_scenario(path).segments[0]
+    p_brand = sum(choice_probabilities(path, "all", 1.0).values())  # at V_0 = outside
+    e_out = math.exp(seg.outside_utility)
+    brand = e_out * p_brand / (1.0 - p_brand)  # Σ_c exp(V_c): the brand's prices stay
+
+    def total(f: float) -> float:
+        x = index * f
+        return brand / (brand + e_out * (1.0 - share + share * x**-seg.price_sensitivity))
+
+    lo, hi = total(1 - STEP), total(1 + STEP)
+    return ((hi - lo) / (hi + lo)) / STEP
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("share", [1.0, 0.4])
+def test_competitors_price_elasticity_is_the_logits(tmp_path: Path, share: float) -> None:
+    """Competitors 10% below the reference; the brand's total responds to their price as the
+    logit with the two-part outside option says. With share 1 only the ratio of prices
+    matters: the elasticity to competitors' price is the negative of the own-price one."""
+    path = logit_market({"web": 0.4}, tmp_path / "one.json")
+    data = json.loads(path.read_text())
+    data["competition"] = {"price_index": 0.9, "share": share}
+    path.write_text(json.dumps(data))
+    plan = el.plan_elasticity(path, reps=5, step=STEP)
+    assert [m.price_of for m in plan.moves] == ["all", "web", "competitors"]
+    assert plan.moves[-1].fields[1] == "competition.price_index: 0.9 -> 0.855 / 0.945"
+    result = el.run_elasticity(plan, executor="serial")
+    want = competitor_arc(path, share, 0.9)
+    for measure in el.MEASURES:
+        r = row(result, "competitors", "total", measure)
+        assert r.kind == "competitor"
+        assert r.ci_low < want < r.ci_high, (measure, r.to_dict(), want)
+    if share == 1.0:
+        own = row(result, "all", "total", "purchases")
+        comp = row(result, "competitors", "total", "purchases")
+        # The same choices mirrored (a cheaper competitor is a dearer brand), up to the
+        # arc's O(step^2) asymmetry: within the two intervals.
+        assert abs(own.elasticity + comp.elasticity) < (own.ci_high - own.ci_low) + (
+            comp.ci_high - comp.ci_low
+        )
+
+
 def test_reference_price_is_held_fixed(tmp_path: Path) -> None:
     """Without fixing it, a reference price that follows list_price would cancel the move."""
     path = logit_market({"web": 0.4}, tmp_path / "one.json")
@@ -215,7 +260,7 @@ def test_bad_channel_and_step_are_refused(tmp_path: Path) -> None:
 def test_one_unified_price_moves_only_as_a_whole() -> None:
     quick = ROOT / "scenarios" / "quickstart.yaml"
     plan = el.plan_elasticity(quick, "unified_price", reps=1)
-    assert [m.price_of for m in plan.moves] == ["all"]
+    assert [m.price_of for m in plan.moves] == ["all", "competitors"]
     names = [c.name for c in plan.base.channels]
     assert list(plan.not_measured) == names
     assert all("unified_price" in why for why in plan.not_measured.values())
@@ -250,7 +295,7 @@ FMCG = ROOT / "scenarios" / "fmcg_flattening.yaml"
 
 def test_a_store_markup_too_small_to_cut_is_not_measured() -> None:
     plan = el.plan_elasticity(FMCG, overrides=["network.terminal_markup=0.01"], reps=1)
-    assert [m.price_of for m in plan.moves] == ["mall"]
+    assert [m.price_of for m in plan.moves] == ["mall", "competitors"]
     for price_of in ("all", "stores"):
         assert "markup: 0.01 is too small" in plan.not_measured[price_of]
 
@@ -261,7 +306,7 @@ def test_a_store_two_channels_share_at_the_networks_price(tmp_path: Path) -> Non
     path = tmp_path / "shared.json"
     path.write_text(json.dumps(data))
     plan = el.plan_elasticity(path, reps=1)
-    assert [m.price_of for m in plan.moves] == ["all", "mall"]
+    assert [m.price_of for m in plan.moves] == ["all", "mall", "competitors"]
     assert "store store_hz is listed by stores and outlets" in plan.not_measured["stores"]
     assert "store store_hz is listed by outlets and stores" in plan.not_measured["outlets"]
 
@@ -278,7 +323,7 @@ def test_prices_the_fields_cannot_move_in_proportion_are_found_by_the_check() ->
         "network.levels.city_dealer.retail_share=0.7",
     ]
     plan = el.plan_elasticity(FMCG, "flatten", overrides=fixed, reps=1)
-    assert [m.price_of for m in plan.moves] == ["all", "mall"]
+    assert [m.price_of for m in plan.moves] == ["all", "mall", "competitors"]
     why = plan.not_measured["stores"]
     assert why.startswith("the scenario's fields do not move this price alone: stores at store_")
     # Without the flattening the stores sell at the channel's price, which moves in proportion.
@@ -289,7 +334,7 @@ def test_prices_the_fields_cannot_move_in_proportion_are_found_by_the_check() ->
 def test_a_moved_value_out_of_bounds_is_not_measured(tmp_path: Path) -> None:
     path = logit_market({"web": 0.4, "app": 0.0}, tmp_path / "two.json")
     plan = el.plan_elasticity(path, overrides=["channels.web.price_index=99"], reps=1)
-    assert [m.price_of for m in plan.moves] == ["all", "app"]
+    assert [m.price_of for m in plan.moves] == ["all", "app", "competitors"]
     assert plan.not_measured["web"] == (
         "price move (high): channels.web.price_index=103.95: channels.web.price_index: "
         "Input should be less than or equal to 100"
