@@ -162,10 +162,14 @@ def quickstart_copy(folder: Path, consumers: int = 2000, days: float = 60.0) -> 
     """`scenarios/quickstart.yaml` shrunk (fewer consumers, a shorter horizon) and written to
     ``folder/quick.yaml``, comments and strategies kept: the file as a user would run it."""
     src = (ROOT / "scenarios" / "quickstart.yaml").read_text()
-    src = src.replace("consumers: 20000", f"consumers: {consumers}").replace(
-        "horizon_days: 180", f"horizon_days: {days:g}"
+    # The example's 130-day warm-up does not fit a short horizon: 30 days of it stay.
+    src = (
+        src.replace("consumers: 20000", f"consumers: {consumers}")
+        .replace("horizon_days: 280", f"horizon_days: {days:g}")
+        .replace("warmup_days: 130 ", "warmup_days: 30 ")
     )
     assert f"consumers: {consumers}" in src and f"horizon_days: {days:g}" in src
+    assert "warmup_days: 30 " in src
     path = folder / "quick.yaml"
     path.write_text(src)
     return path

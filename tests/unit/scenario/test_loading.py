@@ -296,8 +296,9 @@ def test_validate_applies_overrides_to_every_strategy():
 
 
 def test_unknown_strategy_lists_the_known_ones():
+    line = QUICKSTART.read_text().splitlines().index("strategies:") + 1
     assert problems_of(load_scenario, QUICKSTART, strategy="cheap") == [
-        f"{QUICKSTART}:135: strategies: unknown strategy 'cheap'; known strategies: baseline, "
+        f"{QUICKSTART}:{line}: strategies: unknown strategy 'cheap'; known strategies: baseline, "
         "unified_price"
     ]
 

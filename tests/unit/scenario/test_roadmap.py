@@ -31,8 +31,12 @@ def test_each_stage_keeps_everything_the_stages_before_it_did():
     for k in range(1, len(STAGES)):
         before, after = settings[k - 1], settings[k]
         assert after != before, f"{STAGES[k]} changes nothing"
-        if k > 1:  # a stage keeps every setting of the stage before it, as it was
-            kept = {key: v for key, v in before.items() if v not in (None, False)}
+        if k > 1:  # a stage keeps every switch of the stages before it, as it was
+            kept = {
+                key: v
+                for key, v in before.items()
+                if v not in (None, False) and v != settings[0].get(key)
+            }
             assert {key: after[key] for key in kept} == kept, STAGES[k]
     # Stage by stage, the switches the issue names.
     assert settings[1]["unified_price"] is not None and settings[1]["network.exit"] is not None
@@ -40,6 +44,7 @@ def test_each_stage_keeps_everything_the_stages_before_it_did():
     assert settings[2]["online_order_offline_fulfilment"] and settings[2]["shared_inventory"]
     assert settings[3]["network.flatten"] is not None and settings[3]["nearest_dispatch"]
     assert settings[4]["unified_membership"]
+    assert settings[4]["lifecycle.winback_days"] < settings[0]["lifecycle.winback_days"]
     assert base.network is not None and len(base.network.levels) == 3  # + terminals: 4 levels
 
 
