@@ -316,8 +316,8 @@ def plan_elasticity(
     ScenarioError (every problem, one line each), ValueError or MemoryRefused.
 
     Without ``channel``: the brand's price, each channel's in turn, then competitors'
-    (`COMPETITORS`); a price that cannot
-    be moved is left out with its reason (`ElasticityPlan.not_measured`), unless none can.
+    (`COMPETITORS`); a price that cannot be moved is left out with its reason
+    (`ElasticityPlan.not_measured`), unless none can.
     With ``channel``: that channel's price alone, refused with the reason if it cannot move."""
     if not (isinstance(step, int | float) and 0.0 < step < 1.0):
         raise ValueError(f"--step: {step!r}: the relative price move must be in (0, 1)")
