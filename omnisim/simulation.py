@@ -40,6 +40,7 @@ import simpy
 from omnisim.channels.catalog import ChannelTable, Geography
 from omnisim.channels.policies import apply_policies, sells_at_chain_prices
 from omnisim.channels.service import StoreQueues
+from omnisim.consumers import heterogeneity
 from omnisim.consumers.journey import Journey
 from omnisim.consumers.needs import GRID_DAYS, NeedClock
 from omnisim.consumers.population import STAGE_NAMES, Population, bytes_per_consumer
@@ -145,6 +146,7 @@ def memory_parts(sc: Scenario) -> list[MemoryPart]:
     per_consumer += media_plan.bytes_per_consumer(sc)
     per_consumer += snapshot_bytes_per_consumer(sc)
     per_consumer += memory.bytes_per_consumer(sc)
+    per_consumer += heterogeneity.bytes_per_consumer(sc)
     fields = ("market.consumers",) if sc.social is None else ("market.consumers", "social")
     parts.append(MemoryPart(f"{n:,} consumers", fields, n * per_consumer + social_bytes(sc)))
     # Event calendar: a slot per time bucket, and a page for each non-empty one.

@@ -19,14 +19,15 @@ the neutral value at once.
 5. `channel_terms` (price and decision, per channel): membership (price factor, utility bonus,
    points, delivery fee).
 6. `outside_option` (decision, once, after the channels): competition, shocks (competitors'
-   prices).
+   prices), heterogeneity (the consumer's price sensitivity).
 7. `shipment_factor` (delivery): shocks (lead-time multiplier).
 8. `promotion_cut` (purchase in the window): lifecycle (promotion spend).
 9. `checkout` (purchase): membership (points, tier, joining; the delivery fee).
 10. `after_purchase` (purchase): lifecycle (recruitment, activity, CLV margin), word of mouth
-    (a buyer becomes an adopter).
+    (a buyer becomes an adopter), heterogeneity (the purchase count that tells a repeat).
 11. `after_use` (review): word of mouth (the valence of the consumer's talks).
-12. `after_churn` (review, churn): lifecycle (the win-back time).
+12. `drops_out` (review, not churned): heterogeneity (drop-out after a repeat purchase).
+13. `after_churn` (review, churn): lifecycle (the win-back time).
 
 Adding a mechanism: its module declares its state (with `build` and `off`) and its compiled
 parts, `omnisim.consumers.kernel.Kernel` gets its field (built in `Journey`), and the hooks it
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 from numba import njit
 
+from omnisim.consumers import heterogeneity as ht
 from omnisim.consumers import lifecycle as lcm
 from omnisim.engine import streams as rs
 from omnisim.market import competition as cm
@@ -106,10 +108,12 @@ def channel_terms(i, c, k) -> tuple[float, float, float, float]:
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def outside_option(r, s, t, k) -> float:
-    """6. Utility of the outside option (utils) for a consumer of segment ``s`` in region ``r``
-    at ``t`` (docs/model.md, "Decision: competition")."""
-    return cm.outside_utility(r, s, t, k.seg, k.shocks, k.weights.competitor_share)
+def outside_option(i, r, s, t, k) -> float:
+    """6. Utility of the outside option (utils) for consumer ``i`` of segment ``s`` in region
+    ``r`` at ``t`` (docs/model.md, "Decision: competition"), with their own price sensitivity
+    ("Heterogeneity")."""
+    share, beta = k.weights.competitor_share, ht.price_factor(i, k.taste)
+    return cm.outside_utility(r, s, t, k.seg, k.shocks, share, beta)
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -153,6 +157,7 @@ def after_purchase(i, t, c, nd, q, brand, cross, inw, k):
         nd, q, brand, cross, k.weights.unit_cost, k.chan.order_cost[c], k.lifecycle
     )
     lcm.on_purchase(i, t, c, margin, inw, k.lifecycle, k.ledger.acc, k.ledger.channel)
+    ht.on_purchase(i, k.taste)
     so.on_purchase(i, t, k.pop.awareness[i], k.social)
 
 
@@ -163,7 +168,14 @@ def after_use(i, sat, k):
 
 
 @njit(cache=True, inline="always", _nrt=False)
+def drops_out(i, j, k) -> bool:
+    """12. Whether consumer ``i``, not churned for satisfaction, leaves the brand after the
+    purchase of journey ``j``: heterogeneity (drop-out after a repeat purchase)."""
+    return ht.drops_out(i, j, k.taste, k.keys[rs.REVIEW])
+
+
+@njit(cache=True, inline="always", _nrt=False)
 def after_churn(i, j, t, inw, k) -> float:
-    """12. Consumer ``i`` churned at ``t`` (journey ``j``): when they come back (days; inf:
+    """13. Consumer ``i`` churned at ``t`` (journey ``j``): when they come back (days; inf:
     never)."""
     return lcm.on_churn(i, j, t, inw, k.lifecycle, k.keys[rs.WINBACK])

@@ -28,6 +28,7 @@ from numba import njit
 from omnisim.channels import fulfilment as fl
 from omnisim.channels.catalog import ChannelTable, Geography
 from omnisim.channels.service import StoreQueues
+from omnisim.consumers import heterogeneity as ht
 from omnisim.consumers import hooks
 from omnisim.consumers import lifecycle as lcm
 from omnisim.consumers.kernel import (
@@ -142,6 +143,7 @@ class Journey:
             shocks=shk.off() if shocks is None else shocks.state(),
             fulfil=self.fulfilment.state(),
             memory=memory,
+            taste=ht.taste_state(sc, pop.segment, keys),
         )
         # Each consumer's live calendar time when clicks can make entries stale (else empty).
         self._due = md.due_times(self.kernel.media)
@@ -155,7 +157,10 @@ class Journey:
     def start(self) -> tuple[np.ndarray, np.ndarray]:
         """Every consumer's first need (stationary start): (ids, times) before the horizon."""
         pop = self.pop
-        t = first_needs(pop.segment, pop.tau_next, self.seg.need, self.clock.table(), self.keys)
+        k = self.kernel
+        t = first_needs(
+            pop.segment, pop.tau_next, self.seg.need, self.clock.table(), self.keys, k.taste
+        )
         ids = np.flatnonzero(t < self.horizon)
         return ids, t[ids]
 
@@ -182,12 +187,12 @@ class Journey:
 
 
 @njit(cache=True)
-def first_needs(segment, tau_next, law, table, keys) -> np.ndarray:
+def first_needs(segment, tau_next, law, table, keys, taste) -> np.ndarray:
     """Draw each consumer's first need from the equilibrium law; returns real times."""
     key = keys[rs.NEED]
     out = np.empty(len(segment))
     for i in range(len(segment)):
-        tau = draw_interval(segment[i], law, key, i, 0, True)
+        tau = draw_interval(segment[i], law, key, i, 0, True) * ht.need_scale(i, taste)
         tau_next[i] = tau
         out[i] = to_real(table, tau)
     return out

@@ -13,6 +13,7 @@ import numpy as np
 from omnisim.channels.catalog import ChannelState
 from omnisim.channels.fulfilment import FulfilmentState
 from omnisim.channels.service import QueueState
+from omnisim.consumers.heterogeneity import TasteState
 from omnisim.consumers.lifecycle import LifecycleState
 from omnisim.consumers.needs import ClockTable, NeedClock, NeedLaw
 from omnisim.consumers.population import PopulationState
@@ -124,6 +125,7 @@ class Kernel(NamedTuple):
     shocks: ShockState
     fulfil: FulfilmentState
     memory: MemoryState
+    taste: TasteState
 
 
 class Schedule(NamedTuple):

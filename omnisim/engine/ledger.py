@@ -90,6 +90,9 @@ SCALARS = (
     "rerouted_orders",
     "territory_commission",
     "fulfilment_transfer",
+    # Heterogeneity (omnisim/consumers/heterogeneity.py): churns that are drop-outs after a
+    # repeat purchase (also counted in churned).
+    "dropped_out",
 )
 (
     NEEDS,
@@ -158,6 +161,7 @@ ENDLESS_AISLE_ORDERS = SCALARS.index("endless_aisle_orders")
 REROUTED_ORDERS = SCALARS.index("rerouted_orders")
 TERRITORY_COMMISSION = SCALARS.index("territory_commission")
 FULFILMENT_TRANSFER = SCALARS.index("fulfilment_transfer")
+DROPPED_OUT = SCALARS.index("dropped_out")  # heterogeneity
 
 # Columns of the per-channel table.
 CHANNEL_COLUMNS = (

@@ -59,11 +59,13 @@ def competitor_term(log_x, beta, share):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def outside_utility(r, s, t, seg, sh, share):
-    """The outside option's utility (utils) for segment ``s`` in region ``r`` at ``t``:
-    the tabulated value, or, while a shock moves competitors' prices, recomputed with them."""
+def outside_utility(r, s, t, seg, sh, share, beta_factor):
+    """The outside option's utility (utils) for segment ``s`` in region ``r`` at ``t``, for a
+    consumer whose price sensitivity is the segment's times ``beta_factor``: the tabulated
+    value, or, while a shock moves competitors' prices or for a consumer's own sensitivity,
+    recomputed."""
     lm = shk.log_competitor_price(t, sh)
-    if lm == 0.0:
+    if lm == 0.0 and beta_factor == 1.0:
         return seg.outside[r, s]
-    beta = seg.price_sensitivity[s]
+    beta = seg.price_sensitivity[s] * beta_factor
     return seg.outside_utility[s] + competitor_term(seg.log_price_index[r, s] + lm, beta, share)

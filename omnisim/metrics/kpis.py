@@ -54,6 +54,7 @@ def compute_kpis(ledger: Mapping, meta: Mapping) -> dict[str, float]:
         "balks": L["balks"],
         "buyers": L["buyers"],
         "churned": L["churned"],
+        "dropped_out": L["dropped_out"],
         # Customer lifecycle: consumers who churned in the window / customers of the window.
         "churn_rate": _ratio(L["churners"], L["customers"]),
         # Customer lifecycle (docs/outputs.md, "Customer lifecycle").

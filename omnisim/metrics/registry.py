@@ -388,6 +388,13 @@ KPIS: Final[tuple[Kpi, ...]] = (
     ),
     Kpi("churned", "count", DOWN, "Churn events", "churned"),
     Kpi(
+        "dropped_out",
+        "count",
+        DOWN,
+        "Churn events that are drop-outs after a repeat purchase (heterogeneity)",
+        "dropped_out",
+    ),
+    Kpi(
         "churn_rate",
         "fraction",
         DOWN,

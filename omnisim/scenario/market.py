@@ -24,6 +24,7 @@ from omnisim.scenario._base import (
     NonNegFloat,
     PeriodDays,
     PositiveFloat,
+    Variation,
     _at_least,
     _Model,
 )
@@ -105,6 +106,64 @@ class NeedProcess(_Model):
     )
 
 
+# Shapes of the gamma and beta laws of heterogeneity: below 0.05 a gamma of that shape puts
+# most consumers' rate within float precision of 0 (mean kept only by a few huge draws).
+Shape = Annotated[float, Field(ge=0.05, le=1e6)]
+
+
+class Dropout(_Model):
+    """Beta(a, b) law of the per-consumer drop-out probability (BG/NBD's p)."""
+
+    a: Shape = Field(description="Beta shape a (mean drop-out probability a / (a + b)).")
+    b: Shape = Field(description="Beta shape b.")
+
+
+class Heterogeneity(_Model):
+    """How consumers of one segment differ from one another: each consumer's own price and
+    time sensitivity (a mixed logit), need rate and drop-out probability, drawn once."""
+
+    price_sensitivity_cv: Variation = Field(
+        0.0,
+        description=(
+            "Coefficient of variation of a consumer's price sensitivity around the segment's "
+            "`price_sensitivity` (lognormal, mean kept; 0 = every consumer has the segment's)."
+        ),
+    )
+    time_sensitivity_cv: Variation = Field(
+        0.0,
+        description=(
+            "Coefficient of variation of a consumer's time sensitivity around the segment's "
+            "`time_sensitivity` (lognormal, mean kept; 0 = every consumer has the segment's)."
+        ),
+    )
+    need_rate_shape: Shape | None = Field(
+        None,
+        description=(
+            "Shape r of the gamma law of a consumer's need-rate multiplier (mean 1, coefficient "
+            "of variation 1 / sqrt(r); BG/NBD's r); null = every consumer needs at the "
+            "segment's rate."
+        ),
+    )
+    dropout: Dropout | None = Field(
+        None,
+        description=(
+            "Beta law of a consumer's probability of leaving the brand after each repeat "
+            "purchase (BG/NBD); the consumer churns, and `lifecycle.winback_days` may bring "
+            "them back. Null = no drop-out."
+        ),
+    )
+
+    @property
+    def on(self) -> bool:
+        """Whether consumers of the segment differ in anything."""
+        return (
+            self.price_sensitivity_cv > 0
+            or self.time_sensitivity_cv > 0
+            or self.need_rate_shape is not None
+            or self.dropout is not None
+        )
+
+
 class Segment(_Model):
     name: str = Field(description="Segment identifier.")
     share: NonNegFloat = Field(description="Share of consumers in the segment (normalised to 1).")
@@ -160,6 +219,10 @@ class Segment(_Model):
     )
     search_hours: NonNegFloat = Field(
         6.0, description="Mean time spent searching before deciding (hours, exponential)."
+    )
+    heterogeneity: Heterogeneity = Field(
+        default_factory=Heterogeneity,
+        description="How the segment's consumers differ from one another (default: not at all).",
     )
 
 

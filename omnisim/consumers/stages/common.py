@@ -13,6 +13,7 @@ import numpy as np
 from numba import njit
 
 from omnisim.channels.catalog import is_open, price_cut, store_for
+from omnisim.consumers import heterogeneity as ht
 from omnisim.consumers import hooks
 from omnisim.consumers.kernel import N_HEAP, N_TRAIL_ROWS
 from omnisim.consumers.needs import to_real
@@ -130,13 +131,16 @@ def quote(i, c, t, k) -> tuple[float, bool, bool]:
 @njit(cache=True, inline="always", _nrt=False)
 def utility(i, c, s, weighed, wait, rating, aware, promo, bonus, intent, social, k):
     """Consumer i's utility of channel c at the price weighed (per unit) and the expected wait
-    (days) (docs/model.md, "Decision")."""
+    (days) (docs/model.md, "Decision"); price and time sensitivities are the segment's times the
+    consumer's own factors ("Heterogeneity")."""
     seg, w = k.seg, k.weights
     v = (
         k.chan.asc[c]
         + w.habit * k.pop.habit[i, c]
-        - seg.price_sensitivity[s] * np.log(weighed / w.reference_price)
-        - seg.time_sensitivity[s] * wait
+        - seg.price_sensitivity[s]
+        * ht.price_factor(i, k.taste)
+        * np.log(weighed / w.reference_price)
+        - seg.time_sensitivity[s] * ht.time_factor(i, k.taste) * wait
         + seg.rating_sensitivity[s] * (rating - 3.0)
         + w.awareness * aware
     )

@@ -151,7 +151,7 @@ def decide(i, t, k, sched, trail, counts, do_trail, price, util, cons):
         return
     # Nested logit with the outside option (docs/model.md, "Decision: nests"): util[c] becomes
     # the choice weight of channel c, e0 that of the outside option, total their sum.
-    v0 = hooks.outside_option(r, s, t, k)
+    v0 = hooks.outside_option(i, r, s, t, k)
     lam_on, lam_off = w.nest_online, w.nest_offline
     if lam_on == 1.0 and lam_off == 1.0:  # a plain logit: the nests change nothing
         vmax = v0

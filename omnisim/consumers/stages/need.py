@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from omnisim.consumers import heterogeneity as ht
 from omnisim.consumers import hooks
 from omnisim.consumers.needs import draw_interval, to_real
 from omnisim.consumers.population import SEARCHING, WAIT_NEED
@@ -40,7 +41,8 @@ def need(i, t, k, sched, trail, counts, do_trail):
         acc[lg.NEEDS] += 1.0
         series[period(lwin, series.shape[0], t_count), lg.TS_NEEDS] += 1.0
     if not extra:
-        pop.tau_next[i] += draw_interval(s, seg.need, keys[rs.NEED], i, j, False)
+        scale = ht.need_scale(i, k.taste)
+        pop.tau_next[i] += draw_interval(s, seg.need, keys[rs.NEED], i, j, False) * scale
     row(trail, counts, do_trail, tr.NEED, t, i, -1, -1, 0, np.nan)
     u_aware, u_search = rs.uniform2(keys[rs.SEARCH], i, j, 0)
     # Media only lift awareness (a_eff >= a_i): the media terms are needed only above a_i. A
@@ -94,6 +96,7 @@ def _spend_epochs(i, t_end, k):
     j = int(pop.journey[i])
     s = pop.segment[i]
     key = k.keys[rs.NEED]
+    scale = ht.need_scale(i, k.taste)
     while True:
         epoch = to_real(k.clock, tau)
         if epoch >= t_end:
@@ -102,7 +105,7 @@ def _spend_epochs(i, t_end, k):
             acc[lg.NEEDS] += 1.0
             series[period(lwin, series.shape[0], epoch), lg.TS_NEEDS] += 1.0
         j += 1
-        tau += draw_interval(s, k.seg.need, key, i, j, False)
+        tau += draw_interval(s, k.seg.need, key, i, j, False) * scale
     pop.tau_next[i] = tau
     pop.journey[i] = j
 

@@ -63,7 +63,12 @@ def review(i, t, k, sched, trail, counts, do_trail):
             habit[i, b] += w.habit_lr * (1.0 - habit[i, b])
         else:
             habit[i, b] *= 1.0 - w.habit_decay
-    if sat < w.churn_threshold and u_churn < w.churn_p:
+    churn = sat < w.churn_threshold and u_churn < w.churn_p
+    if not churn and hooks.drops_out(i, j, k):
+        churn = True
+        if inw:
+            acc[lg.DROPPED_OUT] += 1.0
+    if churn:
         if inw:
             acc[lg.CHURNED] += 1.0
         pop.stage[i] = CHURNED

@@ -64,7 +64,7 @@ def test_a_shock_moves_competitors_price_only_while_it_lasts() -> None:
     for t, x in ((39.9, 0.9), (40.0, 0.63), (79.9, 0.63), (80.0, 0.9)):
         for r in range(2):
             for s, beta in enumerate([BETA, 1.0]):
-                got = cm.outside_utility(r, s, t, seg, sh, 0.6)
+                got = cm.outside_utility(r, s, t, seg, sh, 0.6, 1.0)
                 assert got == pytest.approx(V0 + math.log(0.4 + 0.6 * x**-beta), rel=1e-12)
 
 

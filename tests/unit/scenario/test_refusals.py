@@ -228,6 +228,7 @@ def _every_numeric_field() -> list[tuple[str, dict, tuple]]:
             "nodes.central_dc.replenishment.reorder_point=100",
             "nodes.central_dc.initial_stock=1000",
             "competition={regions: {shanghai: 0.9}, segments: {young_online: 1.1}}",
+            "segments.young_online.heterogeneity={need_rate_shape: 2, dropout: {a: 1, b: 3}}",
         ],
         "fmcg_flattening.yaml": [
             "network.levels.city_dealer.policy={kind: s_S, order_up_to: 900, reorder_point: 10}",
