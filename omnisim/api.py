@@ -37,6 +37,7 @@ from omnisim.experiments.outputs import (
     csv_text,
     environment_info,
     json_text,
+    shock_free_until,
     timeseries_rows,
     warmup_check,
 )
@@ -145,7 +146,13 @@ def simulate(
         reps = len(result.results)
         wall = time.perf_counter() - start
         series = [row for r in result.results for row in timeseries_rows(r.ledger, r.replication)]
-        check = warmup_check(series, sc.warmup_days, sc.horizon_days, sc.engine.timeseries_days)
+        check = warmup_check(
+            series,
+            sc.warmup_days,
+            sc.horizon_days,
+            sc.engine.timeseries_days,
+            shock_free_until(sc.shocks, sc.warmup_days, sc.horizon_days),
+        )
         summary = {
             "scenario": sc.name,
             "strategy": strategy,

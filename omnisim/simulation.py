@@ -48,7 +48,7 @@ from omnisim.engine import ledger as lg
 from omnisim.engine import memory
 from omnisim.engine.buckets import PAGE, EventCalendar
 from omnisim.engine.ledger import Ledger
-from omnisim.engine.streams import Streams
+from omnisim.engine.streams import SUPPLY, Streams
 from omnisim.engine.trail import TrailWriter
 from omnisim.market.shocks import Shocks, fold_need_rate, snapshot_bytes_per_consumer
 from omnisim.marketing import media as media_plan
@@ -325,12 +325,12 @@ class Simulation:
         self.shocks = Shocks(sc) if sc.shocks else None
         self.inventory = Inventory(sc, self.shocks)
         # The dealer network, if any, refills the nodes that name a supplier; the lead-time
-        # draws use the `supply` stream, which nothing else draws from.
+        # draws use the `supply` stream's key, which nothing else draws from.
         self.network = (
             SupplyNetwork(
                 sc,
                 self.inventory,
-                self.streams.generator("supply"),
+                self.streams.keys[SUPPLY],
                 self._record_order,
                 geo=self.geo,
                 shocks=self.shocks,

@@ -9,7 +9,7 @@ a hook costs nothing over calling the mechanisms directly. A mechanism switched 
 "off" form of its state (`omnisim.engine.state.off`), for which its part of each hook returns
 the neutral value at once.
 
-0. `prefetch` (dispatch, the event 8 ahead): lifecycle.
+0. `prefetch` (dispatch, the event 8 ahead): lifecycle, memory, media, heterogeneity.
 1. `stale` (dispatch, before an event): media (calendar entries a click made stale).
 2. `extra_occasion`, `awareness`, `referred` (need; decision): media (a click's extra
    occasion; adstock lift; a click made the consumer aware).
@@ -41,6 +41,7 @@ from numba import njit
 from omnisim.consumers import heterogeneity as ht
 from omnisim.consumers import lifecycle as lcm
 from omnisim.engine import streams as rs
+from omnisim.engine.prefetch import prefetch as pf
 from omnisim.market import competition as cm
 from omnisim.market import shocks as shk
 from omnisim.marketing import media as md
@@ -50,8 +51,25 @@ from omnisim.marketing import social as so
 
 @njit(cache=True, inline="always", _nrt=False)
 def prefetch(k, i):
-    """0. Start loading consumer ``i``'s mechanism state (a hint; changes no result)."""
+    """0. Start loading consumer ``i``'s mechanism state (a hint; changes no result): each
+    per-consumer array an event reads is a cache miss at a million consumers, so every
+    mechanism that is on asks for its own."""
     lcm.prefetch_consumer(k.lifecycle, i)
+    mem = k.memory
+    if mem.on != 0:
+        pf(mem.since, i)
+    md = k.media
+    if md.consumer_bytes.shape[0] > 0:
+        pf(md.consumer_bytes, i)
+        if md.adstock.shape[0] > 0:
+            pf(md.adstock, i)
+    taste = k.taste
+    if taste.price.shape[0] > 0:
+        pf(taste.price, i)
+    if taste.time.shape[0] > 0:
+        pf(taste.time, i)
+    if taste.need_scale.shape[0] > 0:
+        pf(taste.need_scale, i)
 
 
 @njit(cache=True, inline="always", _nrt=False)

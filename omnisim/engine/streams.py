@@ -10,10 +10,14 @@ Two kinds of randomness are needed:
   (Steele, Lea and Flood, 2014, "Fast splittable pseudorandom number generators", OOPSLA) applied
   to ``key + golden_gamma * counter``: exactly the SplitMix64 sequence evaluated at an
   arbitrary position, which passes BigCrush. Each 64-bit output gives two 32-bit uniforms.
+* **Draws keyed by a supply node**: the dealer network's lead times are counter-based draws
+  of the ``supply`` key with the receiving node's name (its CRC-32) in the consumer field and
+  the day of the shipment in the journey field (`omnisim.supply.network`), so a node's lead
+  times stay paired across strategies whatever the other nodes order; brand replenishment
+  (``replenishment.lead_time_days``) stays fixed, so a scenario without a network draws nothing
+  from it.
 * **Other draws**, not tied to a consumer, come from ordinary numpy ``Generator`` objects
-  (`Streams.generator`). The ``supply`` generator draws the dealer network's lead times
-  (`omnisim.supply.network`); brand replenishment (``replenishment.lead_time_days``) stays
-  fixed, so a scenario without a network draws nothing from it. The ``social`` generator draws
+  (`Streams.generator`). The ``social`` generator draws
   the social graph and the KOL followers, and its key the word-of-mouth talks
   (`omnisim.marketing.social`); nothing draws from it without a ``social`` section.
 

@@ -27,6 +27,7 @@ from omnisim.experiments.outputs import (
     csv_text,
     environment_info,
     json_text,
+    shock_free_until,
     warmup_check,
 )
 from omnisim.experiments.replicate import DEFAULT_MAX_REPS
@@ -242,6 +243,9 @@ def run_comparison(
             scenarios[n].warmup_days,
             scenarios[n].horizon_days,
             scenarios[n].engine.timeseries_days,
+            shock_free_until(
+                scenarios[n].shocks, scenarios[n].warmup_days, scenarios[n].horizon_days
+            ),
         )
         for n in names
     }

@@ -9,6 +9,7 @@ it was (partial files are removed).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -78,28 +79,43 @@ def timeseries_rows(ledger: Mapping, replication: int) -> list[dict[str, object]
     return rows
 
 
+def shock_free_until(shocks: Sequence[object], warmup_days: float, horizon_days: float) -> float:
+    """The end of the part of the window ``[warmup_days, horizon_days)`` before the first shock
+    that reaches it (days): a shock moves the series by design, which a warm-up check would
+    take for a transient."""
+    starts = [k.start_day for k in shocks if k.end_day > warmup_days]
+    return min(horizon_days, max(warmup_days, min(starts))) if starts else horizon_days
+
+
 def warmup_check(
     rows: Sequence[Mapping[str, object]],
     warmup_days: float,
     horizon_days: float,
     period_days: float,
+    until_day: float | None = None,
 ) -> warmup.WarmupCheck:
     """The warm-up check (`omnisim.metrics.warmup.check`) of one scenario's `timeseries_rows`
     (every replication's), over purchases, revenue and needs; the window and the period in
-    days.
+    days. With ``until_day`` (`shock_free_until`) only the periods that end by then are
+    checked.
 
     It never raises: it only reads results already made, and a check that cannot be made
     (no rows, say) gives no verdict, so that it can never fail a run."""
     try:
         series = {k: warmup.series_of(rows, k) for k in ("purchases", "revenue", "needs")}
-        return warmup.check(
+        end = horizon_days if until_day is None else min(horizon_days, until_day)
+        check = warmup.check(
             series["purchases"],
             revenue=series["revenue"],
             needs=series["needs"],
             warmup_days=warmup_days,
-            horizon_days=horizon_days,
+            horizon_days=end,
             period_days=period_days,
         )
+        if end < horizon_days:
+            reason = f"checked up to the first shock, day {end:g}: {check.reason}"
+            check = dataclasses.replace(check, reason=reason)
+        return check
     except Exception as e:  # a diagnostic must not cost the results it comments on
         reps = len({r.get("replication") for r in rows})
         reason = f"the check could not be made: {type(e).__name__}: {e}"

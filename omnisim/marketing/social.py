@@ -15,10 +15,13 @@ Three parts:
   agent-based form); every consumer becomes aware at rate ``p`` from outside influence; an
   adopting KOL posts at its own rate to all its followers. A compiled kernel (`wom_advance`)
   processes these events in time order, bucket by bucket, after the bucket's consumer events
-  (`Simulation._consumer_clock`). The A adopters' talks are simulated as one superposed
-  Poisson process of rate q A whose events pick a uniform adopter, its next time redrawn
-  whenever A changes (exact by memorylessness; Gillespie 1977); KOL posts likewise at rate
-  r K over the K adopted KOLs. O(1) per event, no heap.
+  (`Simulation._consumer_clock`). Each adopter's talks are its own Poisson process of rate q
+  (the events after its adoption, by memorylessness a Poisson process from the adoption on),
+  and each adopted KOL's posts its own of rate r: the next event of each is
+  kept in a binary min-heap (talks: one entry per adopter; posts: one per adopted KOL), so an
+  event costs O(log A). (The superposition of the A processes is the Poisson process of rate
+  q A whose events pick a uniform adopter, Gillespie 1977: the same law, but it keys every talk
+  to the run's talk count, which pairs nothing across strategies.)
 * **The kernel state**, one `SocialState` (`WordOfMouth.state`; `off` without a ``social``
   section, the same numba type with empty arrays), a named tuple read by name: its settings
   (`SocialParams`), counters and event clocks (arrays with the ``C_*`` and ``T_*`` columns),
@@ -30,10 +33,12 @@ Three parts:
 
 Random numbers: the graph and the KOL followers are drawn from the ``social`` stream's numpy
 generator, first thing, so every strategy of a run has the same graph (common random numbers);
-talks and posts are counter-based draws of the ``social`` stream keyed by event counters
-(the run's talk number, post number, number of talk-clock and post-clock draws), innovations
-by consumer, so a run is reproducible; two strategies share draws only as long as their
-word-of-mouth event sequences agree.
+talks, posts and innovations are counter-based draws of the ``social`` stream keyed by the
+consumer: consumer i's talk process is a Poisson process of rate q on [0, inf) whose m-th event
+(its gap from event m - 1, and its listener) is keyed by (i, m); an adopter talks at the events
+after its adoption. A KOL's posts likewise, keyed by (KOL id, m); innovations by consumer. So
+an adopter talks at the same instants to the same neighbours under every strategy, whatever
+the others do, from whichever of its adoption times is the later.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
 from omnisim.engine.ledger import Window
 from omnisim.engine.memory import MemoryState, recall
-from omnisim.engine.state import F32, F64, I8, I32, I64, U64, Float, Int, build
+from omnisim.engine.state import F32, F64, I8, I32, I64, U32, U64, Float, Int, build
 from omnisim.engine.state import off as off_state
 from omnisim.scenario.schema import (
     GRAPH_DEFAULTS,
@@ -61,22 +66,23 @@ from omnisim.scenario.schema import (
 
 NATIVE_GENERATORS = tuple(GRAPH_DEFAULTS)
 
-STATE_BYTES = 1 + 4 + 4 + 4 + 12 + 12
+STATE_BYTES = 1 + 4 + 4 + 4 + 12 + 12 + 12 + 4
 """Word-of-mouth state per consumer (bytes): adopter flag (int8), last satisfaction (float32),
 rebased intent (float32), the adopter list (int32 id), a pending-adoption slot (int32 id +
 float64 time), an innovation slot (float64 time + int32 id, only for innovations before the
-horizon)."""
+horizon), a talk-heap slot (float64 time + int32 id) and the count of talks made (uint32)."""
 
-# Slots of the counter-based draws (`omnisim.engine.streams`). Talks and posts are keyed by a
-# run-wide event counter c, split as (c >> 24, c & 0xFFFFFF) over the hash's consumer and
-# journey fields (a 56-bit counter); innovations by consumer.
+# Slots of the counter-based draws (`omnisim.engine.streams`), keyed by (consumer, m): talk m
+# of an adopter (its listener, the gap before it), post m of a KOL (unused, the gap before it),
+# and the innovation (m = 0). m lives in the hash's 24-bit journey field: 16.7 million talks of
+# one adopter.
 SLOT_TALK, SLOT_TALK_GAP, SLOT_POST, SLOT_POST_GAP, SLOT_INNOVATION = range(5)
 
 # Integer counters (`SocialState.cnt`, int64): pending adoptions of the bucket, adopters (the
 # length of the adopter list), next innovation, conversations, posts, innovations that made
 # someone aware, adopted KOLs with followers (the length of the KOL list), talk events
-# (conversations and thinned ones), talk-clock draws, post-clock draws. A counters array with
-# named columns, not one field each, so that `_redraw` can be handed which counter to bump.
+# (conversations and thinned ones), the talk heap's and the post heap's sizes. A counters array
+# with named columns, not one field each (numba updates an array element in place).
 (
     C_PENDING,
     C_ADOPTERS,
@@ -86,14 +92,14 @@ SLOT_TALK, SLOT_TALK_GAP, SLOT_POST, SLOT_POST_GAP, SLOT_INNOVATION = range(5)
     C_INNOVATIONS,
     C_KOLS,
     C_TALK_EVENTS,
-    C_TALK_GAPS,
-    C_POST_GAPS,
+    C_TALKERS,
+    C_POSTERS,
 ) = range(10)
 N_COUNTERS = 10
-# Event clocks (`SocialState.clock`, float64, days): next talk, next post, time of the last
-# event entered; an array for the same reason (`_redraw` is told which clock to set).
-T_TALK, T_POST, T_LAST = range(3)
-N_CLOCKS = 3
+# Event clocks (`SocialState.clock`, float64, days): the time of the last event entered (a
+# pending adoption enters no earlier); an array so the kernel can write it.
+T_LAST = 0
+N_CLOCKS = 1
 REBASE_DOUBLINGS = 20.0  # rebase the stored intent once its scale factor reaches 2**20
 
 
@@ -126,6 +132,15 @@ class Dated(NamedTuple):
     t: F64[1]
 
 
+class Heap(NamedTuple):
+    """Ids with a time each (days), a binary min-heap on the time: entry 0 is the earliest,
+    entry h is no earlier than entry (h - 1) // 2; its size is a counter (C_TALKERS,
+    C_POSTERS)."""
+
+    ids: I32[1]
+    t: F64[1]
+
+
 class SocialState(NamedTuple):
     """Word of mouth's kernel state (docs/model.md, "Word of mouth"); per-consumer arrays are
     indexed by consumer id. Off (`off`): every array empty and ``par.on`` 0."""
@@ -136,6 +151,10 @@ class SocialState(NamedTuple):
     intent_t0: F64[1]
     cnt: I64[1]  # counters (the C_* columns)
     clock: F64[1]  # event clocks (the T_* columns, days)
+    talks: Heap  # each adopter's next talk (size cnt[C_TALKERS])
+    talk_n: U32[1]  # per consumer: the number m of the next event of its talk process
+    posts: Heap  # each adopted KOL's next post, by index into kol_ids (size cnt[C_POSTERS])
+    post_n: U32[1]  # per KOL (index into kol_ids): the number of its next post event
     adopted: I8[1]  # per consumer: 1 once an adopter (or queued as one)
     valence: F32[1]  # per consumer: satisfaction of their last use (scale points)
     intent: F32[1]  # per consumer: purchase intent, scaled to ``intent_t0``
@@ -632,7 +651,11 @@ class WordOfMouth:
             par=par,
             intent_t0=np.zeros(1),
             cnt=np.zeros(N_COUNTERS, dtype=np.int64),
-            clock=np.array([np.inf, np.inf, 0.0]),  # next talk, next post, last event
+            clock=np.zeros(N_CLOCKS),
+            talks=build(Heap, ids=np.empty(n, dtype=np.int32), t=np.empty(n)),
+            talk_n=np.zeros(n, dtype=np.uint32),
+            posts=build(Heap, ids=np.empty(len(kol_ids), dtype=np.int32), t=np.empty(len(kol_ids))),
+            post_n=np.zeros(len(kol_ids), dtype=np.uint32),
             adopted=np.zeros(n, dtype=np.int8),
             valence=np.zeros(n, dtype=np.float32),
             intent=np.zeros(n, dtype=np.float32),
@@ -722,38 +745,61 @@ def on_use(i: int, sat: float, soc: SocialState) -> None:
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _counter_uniform(key, c, slot) -> float:
-    """The uniform of event ``c`` (a run-wide counter, < 2**56) in draw slot ``slot``."""
-    return rs.uniform(key, c >> 24, c & 0xFFFFFF, slot)
+def _gap(key, who, m, slot, rate) -> float:
+    """Time (days) from event m - 1 of ``who``'s Poisson process of rate ``rate`` (from its
+    start for m = 0) to event m: an exponential keyed by (who, m)."""
+    return -np.log(rs.uniform(key, who, m, slot)) / rate
+
+
+@njit(cache=True, _nrt=False)
+def _first_after(key, who, slot, rate, t) -> tuple[int, float]:
+    """The first event after ``t`` of ``who``'s Poisson process of rate ``rate`` on [0, inf):
+    (its number m, its time). The process's events are fixed by the key, so an adopter talks
+    at the same instants under every strategy from whichever adoption is the later; the walk
+    costs the rate x t draws the process would have made."""
+    m = 0
+    tau = _gap(key, who, 0, slot, rate)
+    while tau <= t:
+        m += 1
+        tau += _gap(key, who, m, slot, rate)
+    return m, tau
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _redraw(soc, t, rate, gaps, slot, which):
-    """Time of the next event of one superposed process (talks: rate q A; KOL posts: rate r K)
-    from ``t`` into clock ``which`` (T_*): by the memorylessness of the exponential this is
-    exact whenever the rate has just changed or an event has just happened. Counter ``gaps``
-    (C_*) counts the process's draws."""
-    cnt = soc.cnt
-    if rate > 0.0:
-        g = cnt[gaps]
-        cnt[gaps] = g + 1
-        soc.clock[which] = t - np.log(_counter_uniform(soc.key[0], g, slot)) / rate
-    else:
-        soc.clock[which] = np.inf
+def _push(heap, size, who, t) -> None:
+    """Add (who, t) to the heap holding ``size`` entries (sift up)."""
+    ids, ts = heap.ids, heap.t
+    h = size
+    while h > 0:
+        parent = (h - 1) >> 1
+        if ts[parent] <= t:
+            break
+        ts[h] = ts[parent]
+        ids[h] = ids[parent]
+        h = parent
+    ts[h] = t
+    ids[h] = who
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def _redraw_talk(soc, t):
-    """Next talk: rate q x adopters."""
-    rate = soc.par.imitation * soc.cnt[C_ADOPTERS]
-    _redraw(soc, t, rate, C_TALK_GAPS, SLOT_TALK_GAP, T_TALK)
-
-
-@njit(cache=True, inline="always", _nrt=False)
-def _redraw_post(soc, t):
-    """Next KOL post: rate r x adopted KOLs with followers."""
-    rate = soc.par.kol_rate * soc.cnt[C_KOLS]
-    _redraw(soc, t, rate, C_POST_GAPS, SLOT_POST_GAP, T_POST)
+def _reschedule_top(heap, size, t) -> None:
+    """Move the heap's earliest entry to time ``t`` (no earlier: sift down)."""
+    ids, ts = heap.ids, heap.t
+    who = ids[0]
+    h = 0
+    while True:
+        c = 2 * h + 1
+        if c >= size:
+            break
+        if c + 1 < size and ts[c + 1] < ts[c]:
+            c += 1
+        if ts[c] >= t:
+            break
+        ts[h] = ts[c]
+        ids[h] = ids[c]
+        h = c
+    ts[h] = t
+    ids[h] = who
 
 
 @njit(cache=True, _nrt=False)
@@ -771,14 +817,19 @@ def _kol_index(kol_ids, i) -> int:
 
 
 @njit(cache=True, _nrt=False)
-def _enter(i, soc) -> bool:
-    """Append consumer ``i`` to the adopter list (and, if a KOL with followers, to the KOL
-    list); True if the KOL list grew. Does not redraw the clocks."""
-    cnt = soc.cnt
+def _enter(i, t, soc) -> None:
+    """Consumer ``i`` becomes an adopter at ``t``: appended to the adopter list, its talks
+    start (the first one a keyed gap after ``t``), and a KOL with followers starts posting."""
+    cnt, par, key = soc.cnt, soc.par, soc.key[0]
     soc.adopted[i] = 1
     a = cnt[C_ADOPTERS]
     soc.adopters[a] = i
     cnt[C_ADOPTERS] = a + 1
+    if par.imitation > 0.0:
+        m, tau = _first_after(key, i, SLOT_TALK_GAP, par.imitation, t)
+        soc.talk_n[i] = m
+        _push(soc.talks, cnt[C_TALKERS], i, tau)
+        cnt[C_TALKERS] += 1
     kol_ids = soc.kol_ids
     if kol_ids.shape[0] > 0:
         k = _kol_index(kol_ids, i)
@@ -787,29 +838,27 @@ def _enter(i, soc) -> bool:
             m = cnt[C_KOLS]
             soc.kol_list[m] = k
             cnt[C_KOLS] = m + 1
-            return True
-    return False
+            if par.kol_rate > 0.0:
+                m, tau = _first_after(key, i, SLOT_POST_GAP, par.kol_rate, t)
+                soc.post_n[k] = m
+                _push(soc.posts, cnt[C_POSTERS], k, tau)
+                cnt[C_POSTERS] += 1
 
 
 @njit(cache=True, _nrt=False)
 def adopt(i, t, soc):
-    """Consumer ``i`` becomes an adopter at ``t``: it joins the talkers (rate q each) and, if a
-    KOL, the posters; the clocks whose rate changed are redrawn from ``t``."""
-    kol = _enter(i, soc)
-    _redraw_talk(soc, t)
-    if kol:
-        _redraw_post(soc, t)
+    """Consumer ``i`` becomes an adopter at ``t``: it starts talking (rate q) and, if a KOL,
+    posting (rate r)."""
+    _enter(i, t, soc)
     soc.clock[T_LAST] = t
 
 
 @njit(cache=True)
 def adopt_many(ids, t, soc):
-    """Every consumer of ``ids`` not yet an adopter adopts at ``t`` (clocks redrawn once)."""
+    """Every consumer of ``ids`` not yet an adopter adopts at ``t``."""
     for i in ids:
         if soc.adopted[i] == 0:
-            _enter(i, soc)
-    _redraw_talk(soc, t)
-    _redraw_post(soc, t)
+            _enter(i, t, soc)
     soc.clock[T_LAST] = t
 
 
@@ -871,15 +920,15 @@ def wom_advance(
     habit: np.ndarray,
 ) -> None:
     """Process, in time order, every pending adoption, innovation, talk and KOL post dated
-    before ``t_end`` (days). Talks and posts are the events of two superposed Poisson processes
-    (rates q A and r K), whose next times (``soc.clock``) are redrawn after each of their events
-    and each change of A or K. Talks and posts in the ledger's window ``lwin`` are tallied in
+    before ``t_end`` (days). Each adopter's talks and each adopted KOL's posts are its own
+    Poisson process (rates q and r), whose next events wait in the heaps ``soc.talks`` and
+    ``soc.posts``. Talks and posts in the ledger's window ``lwin`` are tallied in
     ``acc`` (the ledger's scalars). ``mem``, ``segment``, ``habit``: the consumers' forgetting
     (`omnisim.engine.memory`), applied before a talk or an innovation changes awareness."""
     par, cnt, nxt = soc.par, soc.cnt, soc.clock
     innov_t, innov_id = soc.innovations.t, soc.innovations.ids
     pend_id, pend_t = soc.pending.ids, soc.pending.t
-    adopters, kol_list = soc.adopters, soc.kol_list
+    talks, posts = soc.talks, soc.posts
     indptr, indices = soc.graph.indptr, soc.graph.indices
     f_indptr, f_indices = soc.followers.indptr, soc.followers.indices
     key = soc.key[0]
@@ -893,8 +942,8 @@ def wom_advance(
         tp = pend_t[head] if head < n_pend else np.inf
         k_in = cnt[C_INNOV]
         ti = innov_t[k_in] if k_in < n_innov else np.inf
-        tt = nxt[T_TALK]
-        tk = nxt[T_POST]
+        tt = talks.t[0] if cnt[C_TALKERS] > 0 else np.inf
+        tk = posts.t[0] if cnt[C_POSTERS] > 0 else np.inf
         t = min(min(tp, ti), min(tt, tk))
         if t >= t_end:
             break
@@ -914,18 +963,16 @@ def wom_advance(
             if aware_mode and soc.adopted[j] == 0:
                 adopt(j, ti, soc)
         elif tt == t:
-            # A talk: a uniform adopter tells one of its neighbours drawn uniformly (an adopter
-            # without neighbours makes no conversation: thinning).
+            # A talk: the adopter tells one of its neighbours drawn uniformly (an adopter
+            # without neighbours makes no conversation: thinning); its next talk is queued.
             nxt[T_LAST] = t
-            c = cnt[C_TALK_EVENTS]
-            cnt[C_TALK_EVENTS] = c + 1
-            u_who, u_nb = rs.uniform2(key, c >> 24, c & 0xFFFFFF, SLOT_TALK)
-            a = cnt[C_ADOPTERS]
-            w = int(u_who * a)
-            if w >= a:
-                w = a - 1
-            cid = adopters[w]
-            _redraw_talk(soc, t)
+            cnt[C_TALK_EVENTS] += 1
+            cid = talks.ids[0]
+            m = soc.talk_n[cid]
+            u_nb = rs.uniform(key, cid, m, SLOT_TALK)
+            soc.talk_n[cid] = m + 1
+            gap = _gap(key, cid, m + 1, SLOT_TALK_GAP, par.imitation)
+            _reschedule_top(talks, cnt[C_TALKERS], t + gap)
             j = -1
             if fully_mixed:
                 j = int(u_nb * n)
@@ -947,17 +994,15 @@ def wom_advance(
                     acc[lg.WOM_TALKS] += 1.0
                 _tell(j, cid, t, soc, awareness, mem, segment, habit)
         else:
-            # A KOL post: a uniform adopted KOL tells every follower.
+            # A KOL post: the KOL tells every follower; its next post is queued.
             nxt[T_LAST] = t
-            c = cnt[C_POSTS]
-            cnt[C_POSTS] = c + 1
-            m = cnt[C_KOLS]
-            w = int(_counter_uniform(key, c, SLOT_POST) * m)
-            if w >= m:
-                w = m - 1
-            k = kol_list[w]
+            cnt[C_POSTS] += 1
+            k = posts.ids[0]
             kol = soc.kol_ids[k]
-            _redraw_post(soc, t)
+            m = soc.post_n[k]
+            soc.post_n[k] = m + 1
+            gap = _gap(key, kol, m + 1, SLOT_POST_GAP, par.kol_rate)
+            _reschedule_top(posts, cnt[C_POSTERS], t + gap)
             inw = lwin.warmup <= t < lwin.horizon
             if inw:
                 acc[lg.KOL_POSTS] += 1.0

@@ -317,7 +317,7 @@ _GRAPH_PARAMS: dict[str, tuple[str, ...]] = {
     "powerlaw_cluster_graph": ("m", "p"),
     "fully_mixed": (),
 }
-SOCIAL_STATE_BYTES = 37
+SOCIAL_STATE_BYTES = 53
 """Word-of-mouth state per consumer (bytes; see omnisim.marketing.social.STATE_BYTES)."""
 SOCIAL_BYTES_GOAL = 600
 """Word of mouth's share of the 1,000 bytes per consumer a run may use at a million consumers

@@ -18,7 +18,10 @@ Every dealer and every supplied stock node ("terminal") runs one SimPy review pr
   (s, S) policy orders only when position <= s;
 * its parent ships what it has at once; the rest waits in the parent's backlog (served first come,
   first served as stock arrives) or is cancelled (``shortage: lost``);
-* a shipment arrives after a lead-time draw from the ``supply`` random stream.
+* a shipment arrives after a lead-time draw from the ``supply`` random stream: a counter-based
+  draw keyed by the receiving node (its name) and the day the shipment leaves, so a node's
+  shipments of a given day draw the same lead times under every strategy (common random
+  numbers), however many orders other nodes placed before.
 
 Prices follow ``network.pricing`` (cost-plus markups or shares of the list price), and
 ``network.flatten`` removes levels before the tree is built; every shipment in the measurement
@@ -38,6 +41,7 @@ consumer clock: a review sees what arrived at its own instant.
 from __future__ import annotations
 
 import math
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -49,6 +53,7 @@ import simpy
 from simpy.events import URGENT
 
 from omnisim.channels.catalog import Geography
+from omnisim.engine import streams as rs
 from omnisim.scenario.schema import (
     OFFLINE_TYPES,
     FlattenPrice,
@@ -351,8 +356,8 @@ class SupplyNetwork:
         sc: a validated scenario with a ``network`` section.
         inventory: the stock nodes' inventory (terminal stock lives in ``inventory.stock``);
             omitted = a fresh `Inventory` of ``sc`` (standalone use, e.g. tests).
-        rng: generator of the lead-time draws (the run's ``supply`` stream); omitted = one
-            seeded from the scenario's seed.
+        key: key of the lead-time draws (the run's ``supply`` stream,
+            `omnisim.engine.streams`); omitted = that of replication 0 of the scenario's seed.
         record_order: ``(t, node, units)`` callback for every order a terminal places (the
             run's ledger counts them as replenishment orders, like the brand-supplied nodes').
         allow_negative_orders: let reviews place negative orders (returns to the brand), as the
@@ -366,7 +371,7 @@ class SupplyNetwork:
         self,
         sc: Scenario,
         inventory: Inventory | None = None,
-        rng: np.random.Generator | None = None,
+        key: np.uint64 | None = None,
         record_order: OrderRecorder | None = None,
         allow_negative_orders: bool = False,
         geo: Geography | None = None,
@@ -376,7 +381,7 @@ class SupplyNetwork:
             raise ValueError("the scenario has no `network` section")
         self.geo = geo if geo is not None else Geography.from_scenario(sc)
         self.inventory = inventory if inventory is not None else Inventory(sc)
-        self.rng = rng if rng is not None else np.random.default_rng(sc.seed)
+        self.key = np.uint64(key if key is not None else rs.Streams(sc.seed, 0).keys[rs.SUPPLY])
         self.record_order = record_order
         self.shocks = shocks
         self.allow_negative = allow_negative_orders
@@ -387,6 +392,11 @@ class SupplyNetwork:
         self.nodes = build_settings(sc, self.geo)
         self.index = {s.name: k for k, s in enumerate(self.nodes)}
         n = len(self.nodes)
+        # Lead-time draws: each node's own counter, keyed by its name (stable when a strategy
+        # removes levels) and the day; shipments to a node on one day count from 0.
+        self._draw_id = [zlib.crc32(s.name.encode()) for s in self.nodes]
+        self._draw_day = [-1] * n
+        self._draw_count = [0] * n
         self.graph = nx.DiGraph()
         for s in self.nodes:
             self.graph.add_node(s.name, kind=s.kind, level=s.level)
@@ -565,16 +575,27 @@ class SupplyNetwork:
 
     def lead_draw(self, k: int) -> float:
         """A lead time (days) for a shipment to node ``k`` sent now: one draw, times a shock's
-        lead-time multiplier while one lasts (no extra draw: the `supply` stream is unchanged)."""
+        lead-time multiplier while one lasts (no extra draw: the `supply` stream is unchanged).
+        The draw is keyed by (node ``k``, today, the shipments to ``k`` sent earlier today)."""
         lt = self.nodes[k].lead_time
         m, cv = lt.mean_days, lt.cv
         if lt.distribution == LeadTimeDistribution.fixed or cv == 0.0 or m == 0.0:
             d = m
-        elif lt.distribution == LeadTimeDistribution.gamma:
-            d = float(self.rng.gamma(1.0 / cv**2, m * cv**2))
         else:
-            s2 = math.log1p(cv * cv)
-            d = float(self.rng.lognormal(math.log(m) - s2 / 2.0, math.sqrt(s2)))
+            day = int(self.env.now)
+            if day != self._draw_day[k]:
+                self._draw_day[k], self._draw_count[k] = day, 0
+            # 32 slots per shipment of the day (a gamma draw takes two per attempt), eight
+            # shipments a day before the slots repeat.
+            slot = 32 * (self._draw_count[k] % 8)
+            self._draw_count[k] += 1
+            who = self._draw_id[k]
+            if lt.distribution == LeadTimeDistribution.gamma:
+                d = float(rs.gamma(1.0 / cv**2, self.key, who, day, slot)) * m * cv**2
+            else:
+                s2 = math.log1p(cv * cv)
+                z = rs.normal(self.key, who, day, slot)
+                d = math.exp(math.log(m) - s2 / 2.0 + math.sqrt(s2) * z)
         if self.shocks is not None:
             d *= self.shocks.lead_multiplier(self.env.now)
         return d

@@ -270,8 +270,8 @@ def test_network_shipments_in_a_shock_take_longer_with_the_same_draws() -> None:
     sc_s = with_shocks(
         data, {"name": "s", "start_day": 10, "end_day": 20, "lead_time_multiplier": 1.7}
     )
-    plain = SupplyNetwork(sc, rng=np.random.default_rng(3))
-    shocked = SupplyNetwork(sc_s, rng=np.random.default_rng(3), shocks=shk.Shocks(sc_s))
+    plain = SupplyNetwork(sc, key=np.uint64(3))
+    shocked = SupplyNetwork(sc_s, key=np.uint64(3), shocks=shk.Shocks(sc_s))
     k = plain.index["city_n"]  # shipped to by the brand, the level's gamma lead time
     for now in (5.0, 10.0, 19.9, 20.0):
         plain.env = shocked.env = SimpleNamespace(now=now)

@@ -501,7 +501,7 @@ def test_off_state_has_the_live_numba_type(generator):
     assert off.par.on == 0.0 and on.par.on == 1.0 and on.par.n == 100
     assert all(a.size == 0 for a in _leaves(off))
     per_consumer = sum(a.nbytes for a in _leaves(on) if a.shape == (100,)) / 100
-    assert per_consumer <= SOCIAL_STATE_BYTES == so.STATE_BYTES <= 40
+    assert per_consumer <= SOCIAL_STATE_BYTES == so.STATE_BYTES <= 56
 
 
 def test_build_refuses_a_wrongly_typed_field():
@@ -574,7 +574,7 @@ def test_memory_goal_refused_naming_the_field(tmp_path):
         consumers=100_000,
     )
     assert len(found) == 1
-    assert found[0].startswith("F:31: social.graph.params: word of mouth would hold about 845 ")
+    assert found[0].startswith("F:31: social.graph.params: word of mouth would hold about 861 ")
     found = problems(tmp_path, "  kols: {count: 200, followers: 9000}\n", consumers=10_000)
     assert len(found) == 1 and found[0].startswith("F:31: social.kols.followers: word of mouth")
     found = problems(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from omnisim.experiments.outputs import warmup_check
+from omnisim.experiments.outputs import shock_free_until, warmup_check
 from omnisim.metrics.warmup import (
     ALPHA,
     NO_VERDICT,
@@ -243,3 +244,25 @@ def test_the_run_level_check_never_raises() -> None:
     c = warmup_check([{"replication": 0, "period": 0}], 0.0, 7.0, 7.0)
     assert c.verdict == NO_VERDICT and "could not be made" in c.reason
     json.dumps(c.as_json(), allow_nan=False)
+
+
+def test_a_shock_ends_the_checked_part_of_the_window() -> None:
+    """A stationary series that a shock halves from period 30 on: checked whole it looks like
+    a transient (the replications agree on a truncation), checked up to the shock it is
+    stationary; `shock_free_until` finds the first shock that reaches the window."""
+    rng = np.random.default_rng(8)
+    level = np.where(np.arange(60) < 30, 100.0, 50.0)
+    rows = [
+        {"replication": r, "period": p, "purchases": v, "revenue": v, "needs": 100.0}
+        for r in range(5)
+        for p, v in enumerate(level + rng.normal(0.0, 3.0, 60))
+    ]
+    shocks = [SimpleNamespace(start_day=400.0, end_day=500.0)]
+    shocks += [SimpleNamespace(start_day=10.0 + 30 * WEEK, end_day=20.0 + 60 * WEEK)]
+    end = 10.0 + 60 * WEEK
+    until = shock_free_until(shocks, 10.0, end)
+    assert until == 10.0 + 30 * WEEK
+    assert shock_free_until([], 10.0, end) == end
+    assert warmup_check(rows, 10.0, end, WEEK).verdict == TOO_SHORT
+    cut = warmup_check(rows, 10.0, end, WEEK, until)
+    assert cut.verdict == OK and cut.periods == 30 and "first shock" in cut.reason
