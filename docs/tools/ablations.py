@@ -107,9 +107,7 @@ def cases() -> list[Case]:
             "stage1_integrate",
             {
                 "no pick-up": ["omnichannel.bopis=null"],
-                "no dispatch to the outlet": [
-                    "omnichannel.online_order_offline_fulfilment=false"
-                ],
+                "no dispatch to the outlet": ["omnichannel.online_order_offline_fulfilment=false"],
                 "no shared inventory": ["omnichannel.shared_inventory=false"],
             },
         ),
@@ -194,7 +192,8 @@ def fmt(x: tuple[float, float, float]) -> str:
         return f"{v:+,.0f}"
 
     bold = "**" if not (lo <= 0.0 <= hi) else ""
-    return f"{bold}{short(mean)}{bold} [{short(lo)}, {short(hi)}]"
+    text = f"{bold}{short(mean)}{bold} [{short(lo)}, {short(hi)}]"
+    return text.replace("-", "\N{MINUS SIGN}")
 
 
 def table(case: Case, result: dict) -> str:
