@@ -94,6 +94,39 @@ def recall(i, t, mem, segment, awareness, habit) -> None:
             habit[i, c] = lv[c] + (habit[i, c] - lv[c]) * keep
 
 
+# Below this decay factor since the stored time, `lift_awareness` recalls instead (its stored
+# value would be the current one divided by the factor: 1e6 at most keeps float32 exact enough).
+MIN_DECAY = 1e-6
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def lift_awareness(i, t, lift, mem, segment, awareness, habit) -> float:
+    """Raise consumer ``i``'s awareness at ``t`` by ``lift`` of the gap to 1 (a word-of-mouth
+    talk; in place) and return it. Their habits are left as they are stored, and so is their
+    time ``t0``: the stored awareness becomes the value as of ``t0`` whose reversion gives the
+    lifted value at ``t``, ``ā + (a(t) + lift (1 − a(t)) − ā) / E`` with ``E = exp(−r (t − t0))``
+    (the same law as a `recall` followed by the lift, without touching the habit row, which a
+    talk does not need; with ``E`` below `MIN_DECAY`, a `recall` then the lift)."""
+    if mem.on == 0 or mem.aware_rate[segment[i]] == 0.0 or t <= mem.since[i]:
+        a = awareness[i]
+        a = 1.0 if lift >= 1.0 else a + lift * (1.0 - a)
+        awareness[i] = a
+        return a
+    s = segment[i]
+    lvl = mem.aware_level[s]
+    e = np.exp(-mem.aware_rate[s] * (t - mem.since[i]))
+    if e < MIN_DECAY:
+        recall(i, t, mem, segment, awareness, habit)
+        a = awareness[i]
+        a = 1.0 if lift >= 1.0 else a + lift * (1.0 - a)
+        awareness[i] = a
+        return a
+    now = lvl + (awareness[i] - lvl) * e
+    new = 1.0 if lift >= 1.0 else now + lift * (1.0 - now)
+    awareness[i] = lvl + (new - lvl) / e
+    return new
+
+
 @njit(cache=True)
 def recall_all(t, mem, segment, awareness, habit) -> None:
     """`recall` every consumer to ``t`` (days): before a step that acts on all habits at once
@@ -106,6 +139,17 @@ def awareness_at(t: float, mem: MemoryState, segment: np.ndarray, awareness: np.
     """Every consumer's awareness at ``t`` (days), without changing the stored values."""
     if mem.on == 0:
         return awareness
-    dt = np.maximum(t - mem.since.astype(np.float64), 0.0)
-    lvl = mem.aware_level[segment]
-    return lvl + (awareness - lvl) * np.exp(-mem.aware_rate[segment] * dt)
+    out = np.empty(awareness.shape[0])
+    _awareness_at(float(t), mem.since, mem.aware_level, mem.aware_rate, segment, awareness, out)
+    return out
+
+
+@njit(cache=True)
+def _awareness_at(t, since, level, rate, segment, awareness, out) -> None:
+    """`awareness_at` into ``out``, one pass (the period-end awareness series reads a million
+    consumers each period: numpy's temporaries cost several times the arithmetic)."""
+    for i in range(out.shape[0]):
+        s = segment[i]
+        dt = t - since[i]
+        lvl = level[s]
+        out[i] = lvl + (awareness[i] - lvl) * np.exp(-rate[s] * dt) if dt > 0.0 else awareness[i]

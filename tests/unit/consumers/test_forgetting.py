@@ -13,7 +13,7 @@ from stage_kit import PLATFORM, STORE, Bench, kernel, with_weights
 from omnisim.consumers.kernel import Kernel
 from omnisim.consumers.population import WAIT_NEED
 from omnisim.consumers.stages.need import need
-from omnisim.engine.memory import MemoryState, awareness_at, recall
+from omnisim.engine.memory import MemoryState, awareness_at, lift_awareness, recall
 from omnisim.engine.state import build
 
 CID = 0
@@ -108,3 +108,41 @@ def test_a_purchase_closes_a_share_of_the_gap_to_full_awareness(b: Bench, lift: 
     k.memory.since[BUYER] = 30.0  # stored as of the purchase: no forgetting before it
     buy(k, b, 30.0, PLATFORM, 1, 100.0)
     assert k.pop.awareness[BUYER] == pytest.approx(0.4 + lift * 0.6, abs=1e-6)
+
+
+def test_a_talks_lift_is_a_recall_and_a_lift_without_touching_habits() -> None:
+    """`lift_awareness` (word of mouth) gives the awareness a `recall` then the lift would,
+    now and at any later time, and leaves the habit row and the stored time alone; with the
+    decay below MIN_DECAY it recalls."""
+    n = 4
+    mem = build(
+        MemoryState,
+        on=1,
+        since=np.array([0.0, 10.0, 50.0, 0.0], dtype=np.float32),
+        aware_level=np.array([0.3]),
+        aware_rate=np.array([math.log(2) / 60.0]),
+        habit_level=np.array([[0.2, 0.1]]),
+        habit_rate=np.array([math.log(2) / 90.0]),
+    )
+    segment = np.zeros(n, dtype=np.int16)
+    start_a = np.array([0.9, 0.5, 1.0, 0.95], dtype=np.float32)
+    start_h = np.array([[0.8, 0.0]] * n, dtype=np.float32)
+    times = np.array([40.0, 70.0, 50.0, 60.0 * 25.0])  # the last: 25 half-lives, a recall
+    for lift in (0.2, 1.0):
+        lazy_a, lazy_h, lazy_m = (
+            start_a.copy(),
+            start_h.copy(),
+            mem._replace(since=mem.since.copy()),
+        )
+        ref_a, ref_h, ref_m = start_a.copy(), start_h.copy(), mem._replace(since=mem.since.copy())
+        for i, t in enumerate(times):
+            got = lift_awareness(i, t, lift, lazy_m, segment, lazy_a, lazy_h)
+            recall(i, t, ref_m, segment, ref_a, ref_h)
+            ref_a[i] = ref_a[i] + lift * (1.0 - ref_a[i])
+            assert got == pytest.approx(float(ref_a[i]), abs=1e-6)
+            if i < 3:
+                assert lazy_m.since[i] == mem.since[i] and np.array_equal(lazy_h[i], start_h[i])
+        later = times.max() + 30.0
+        assert awareness_at(later, lazy_m, segment, lazy_a) == pytest.approx(
+            awareness_at(later, ref_m, segment, ref_a), abs=1e-5
+        )
