@@ -52,6 +52,7 @@ from numba import njit
 
 from omnisim.engine import ledger as lg
 from omnisim.engine import streams as rs
+from omnisim.engine.heap import sift_down, sift_up
 from omnisim.engine.ledger import Window
 from omnisim.engine.memory import MemoryState, lift_awareness, recall
 from omnisim.engine.prefetch import prefetch
@@ -769,39 +770,14 @@ def _first_after(key, who, slot, rate, t) -> tuple[int, float]:
 
 @njit(cache=True, inline="always", _nrt=False)
 def _push(heap, size, who, t) -> None:
-    """Add (who, t) to the heap holding ``size`` entries (sift up)."""
-    ids, ts = heap.ids, heap.t
-    h = size
-    while h > 0:
-        parent = (h - 1) >> 1
-        if ts[parent] <= t:
-            break
-        ts[h] = ts[parent]
-        ids[h] = ids[parent]
-        h = parent
-    ts[h] = t
-    ids[h] = who
+    """Add (who, t) to the heap holding ``size`` entries."""
+    sift_up(heap.ids, heap.t, size, who, t)
 
 
 @njit(cache=True, inline="always", _nrt=False)
 def _reschedule_top(heap, size, t) -> None:
-    """Move the heap's earliest entry to time ``t`` (no earlier: sift down)."""
-    ids, ts = heap.ids, heap.t
-    who = ids[0]
-    h = 0
-    while True:
-        c = 2 * h + 1
-        if c >= size:
-            break
-        if c + 1 < size and ts[c + 1] < ts[c]:
-            c += 1
-        if ts[c] >= t:
-            break
-        ts[h] = ts[c]
-        ids[h] = ids[c]
-        h = c
-    ts[h] = t
-    ids[h] = who
+    """Move the heap's earliest entry to time ``t`` (no earlier)."""
+    sift_down(heap.ids, heap.t, size, heap.ids[0], t)
 
 
 @njit(cache=True, _nrt=False)

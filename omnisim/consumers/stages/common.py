@@ -19,6 +19,7 @@ from omnisim.consumers.kernel import N_HEAP, N_TRAIL_ROWS
 from omnisim.consumers.needs import to_real
 from omnisim.consumers.population import WAIT_NEED
 from omnisim.engine.buckets import P_BUCKET_END, insert
+from omnisim.engine.heap import sift_down, sift_up
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -56,16 +57,7 @@ def schedule(sched, counts, cid, t):
         due[cid] = t
     n = counts[N_HEAP]
     if t < wheel.params[P_BUCKET_END] and n < heap_t.shape[0]:
-        h = n
-        while h > 0:
-            parent = (h - 1) >> 1
-            if heap_t[parent] <= t:
-                break
-            heap_t[h] = heap_t[parent]
-            heap_ids[h] = heap_ids[parent]
-            h = parent
-        heap_t[h] = t
-        heap_ids[h] = cid
+        sift_up(heap_ids, heap_t, n, cid, t)
         counts[N_HEAP] = n + 1
         return
     insert(wheel, cid, t)
@@ -77,21 +69,8 @@ def heap_pop(heap_ids, heap_t, counts):
     top_id, top_t = heap_ids[0], heap_t[0]
     last_id, last_t = heap_ids[n], heap_t[n]
     counts[N_HEAP] = n
-    h = 0
-    while True:
-        c = 2 * h + 1
-        if c >= n:
-            break
-        if c + 1 < n and heap_t[c + 1] < heap_t[c]:
-            c += 1
-        if heap_t[c] >= last_t:
-            break
-        heap_t[h] = heap_t[c]
-        heap_ids[h] = heap_ids[c]
-        h = c
     if n > 0:
-        heap_t[h] = last_t
-        heap_ids[h] = last_id
+        sift_down(heap_ids, heap_t, n, last_id, last_t)
     return top_id, top_t
 
 
