@@ -11,7 +11,8 @@ Consumer ``i`` of segment ``s`` has (scenario ``segments[s].heterogeneity``)
   ``G_i``; with exponential intervals, purchase counts are negative binomial (Ehrenberg 1959);
 * a drop-out probability ``p_i ~ Beta(a, b)``: after each repeat purchase (not the first one,
   the BG/NBD convention of Fader, Hardie and Lee 2005) the consumer leaves the brand with
-  probability ``p_i``: a churn, which ``lifecycle.winback_days`` may undo.
+  probability ``p_i``: a churn, which ``lifecycle.winback_days`` may undo (drawn with the
+  satisfaction churn by `omnisim.consumers.lifecycle.churns`).
 
 The draws come from the ``population`` stream, keyed by consumer id, so every strategy of a
 run has the same consumers. The "off" form (no segment differs) has empty arrays, for which
@@ -33,8 +34,6 @@ from omnisim.scenario.schema import Scenario
 # Draw families in the population stream: the journey number of the counter-based draws (the
 # segment, region and membership draws use journey 0), so no two families share a counter.
 PRICE_DRAW, TIME_DRAW, NEED_DRAW, DROPOUT_A_DRAW, DROPOUT_B_DRAW = 1, 2, 3, 4, 5
-# Slot of the drop-out uniform in the review stream (slots 0 and 1 are the review's own).
-DROPOUT_SLOT = 2
 # Lowest need-rate multiplier kept: a gamma of small shape can round to 0, which would stop
 # the consumer's need clock for good; 1e-6 makes their intervals a million times the mean.
 MIN_RATE = 1e-6
@@ -129,9 +128,9 @@ def on_purchase(i, taste: TasteState) -> None:
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def drops_out(i, j, taste: TasteState, key) -> bool:
-    """Whether consumer ``i`` leaves the brand after the purchase of journey ``j``: with
-    probability p_i, after a repeat purchase only."""
+def dropout_probability(i, taste: TasteState) -> float:
+    """Consumer ``i``'s probability of leaving the brand after this purchase: p_i after a
+    repeat purchase, 0 after the first (or without drop-out)."""
     if taste.dropout.shape[0] == 0 or taste.bought[i] < 2:
-        return False
-    return rs.uniform(key, i, j, DROPOUT_SLOT) < taste.dropout[i]
+        return 0.0
+    return float(taste.dropout[i])

@@ -26,7 +26,7 @@ the neutral value at once.
 10. `after_purchase` (purchase): lifecycle (recruitment, activity, CLV margin), word of mouth
     (a buyer becomes an adopter), heterogeneity (the purchase count that tells a repeat).
 11. `after_use` (review): word of mouth (the valence of the consumer's talks).
-12. `drops_out` (review, not churned): heterogeneity (drop-out after a repeat purchase).
+12. `dropout_probability` (review): heterogeneity (drop-out after a repeat purchase).
 13. `after_churn` (review, churn): lifecycle (the win-back time).
 
 Adding a mechanism: its module declares its state (with `build` and `off`) and its compiled
@@ -186,10 +186,10 @@ def after_use(i, sat, k):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def drops_out(i, j, k) -> bool:
-    """12. Whether consumer ``i``, not churned for satisfaction, leaves the brand after the
-    purchase of journey ``j``: heterogeneity (drop-out after a repeat purchase)."""
-    return ht.drops_out(i, j, k.taste, k.keys[rs.REVIEW])
+def dropout_probability(i, k) -> float:
+    """12. Probability that consumer ``i`` leaves the brand after this purchase if not churned
+    for satisfaction: heterogeneity (drop-out after a repeat purchase)."""
+    return ht.dropout_probability(i, k.taste)
 
 
 @njit(cache=True, inline="always", _nrt=False)

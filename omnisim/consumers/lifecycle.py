@@ -5,12 +5,13 @@ Settings come from the scenario's ``lifecycle:`` section (`omnisim.scenario.sche
 equations are in ``docs/model.md``, section "Customer lifecycle", and the KPIs in
 ``docs/outputs.md``. This module holds
 
-* `CustomerLifecycle`: the per-consumer lifecycle state (one 12-byte record a consumer, so that
+* `CustomerLifecycle`: the per-consumer lifecycle state (one 16-byte record a consumer, so that
   a purchase touches one cache line, which the kernel prefetches) and the kernel's lifecycle
   inputs, handed to the journey kernel as one `LifecycleState` (its ``k.lifecycle``,
   `CustomerLifecycle.state`), and the end-of-run tallies (`CustomerLifecycle.finish`);
 * the compiled helpers the journey kernel calls at a purchase (`on_purchase`), at churn
-  (`on_churn`) and when a promotion priced a purchase (`promotion_cut`).
+  (`on_churn`), at a review that may end the consumer's life with the brand (`churns`) and when
+  a promotion priced a purchase (`promotion_cut`).
 
 `LifecycleState`, a named tuple read by name:
 
@@ -21,7 +22,11 @@ equations are in ``docs/model.md``, section "Customer lifecycle", and the KPIs i
     (active-customer count);
   - ``mask`` (uint16): bit c set once the consumer buys in channel c in the measurement window;
   - ``first`` (int8): channel of the first purchase ever, the recruitment channel (-1: none);
-  - ``flags`` (uint8): bit 0 `CHURNED_IN_WINDOW`, bit 1 `IN_CLV_COHORT`;
+  - ``flags`` (uint8): bit 0 `CHURNED_IN_WINDOW`, bit 1 `IN_CLV_COHORT`, bits 2 to 7 the
+    number of lives the consumer has ended (churned), modulo 64: the key of the next life's
+    churn threshold and of its win-back delay;
+  - ``churn_left`` (float32): what is left of the current life's churn threshold, an Exp(1)
+    draw that each review's churn hazard uses up (NaN: not drawn yet; `churns`);
 
 * ``params``: the settings (`LifecycleParams`, read only);
 * ``active_diff`` (int64, one more than the ledger's periods): difference array of the active
@@ -51,10 +56,17 @@ if TYPE_CHECKING:
 CHURNED_IN_WINDOW = 1
 IN_CLV_COHORT = 2
 
-# Slot of the win-back delay draw in the `winback` stream (keyed by the journey that churned).
-# The forward-recurrence draw of the next need uses the same key from slot 0 up (gamma
-# attempts) and `needs.EQUILIBRIUM_SLOT`; 255 is out of their way.
+LIFE_SHIFT = 2  # flags bits 2 to 7: lives ended, modulo 64
+LIFE_MASK = np.uint8(0xFC)
+
+# Slot of the win-back delay draw in the `winback` stream (keyed by the life that ended). The
+# forward-recurrence draw of the next need uses the same key, keyed by the journey that churned,
+# from slot 0 up (gamma attempts) and `needs.EQUILIBRIUM_SLOT`; 255 is out of their way.
 WINBACK_DELAY_SLOT = 255
+# Slots of the `review` stream: a life's churn threshold (keyed by the life; the per-journey
+# draws of the review use slots 0 to 2) and the cause of a churn (keyed by the journey).
+THRESHOLD_SLOT = 8
+CAUSE_SLOT = 2
 
 STATE_DTYPE = np.dtype(
     [
@@ -63,9 +75,10 @@ STATE_DTYPE = np.dtype(
         ("mask", np.uint16),
         ("first", np.int8),
         ("flags", np.uint8),
+        ("churn_left", np.float32),
     ]
 )
-BYTES_PER_CONSUMER = STATE_DTYPE.itemsize  # 12
+BYTES_PER_CONSUMER = STATE_DTYPE.itemsize  # 16
 
 
 class LifecycleParams(NamedTuple):
@@ -101,6 +114,7 @@ class CustomerLifecycle:
         self.records = np.zeros(n, dtype=STATE_DTYPE)
         self.records["acquired"] = np.nan
         self.records["first"] = -1
+        self.records["churn_left"] = np.nan
         clv_days = np.inf if lc.clv_days is None else float(lc.clv_days)
         self.params = build(
             LifecycleParams,
@@ -235,14 +249,48 @@ def on_purchase(i, t, c, margin, inw, lc: LifecycleState, acc, ch_acc):
 
 
 @njit(cache=True, _nrt=False)
+def churns(i, j, p_churn, p_drop, lc: LifecycleState, key):
+    """Whether consumer ``i``'s review of journey ``j`` ends its life with the brand, and
+    whether as a drop-out: it churns with probability ``p_churn`` (a bad experience), else
+    drops out with probability ``p_drop`` (docs/model.md, "Customer lifecycle: churn").
+
+    Each life has one Exp(1) threshold E, keyed by the consumer and its life number; a review
+    uses up the hazard h = -ln(1 - p_churn) - ln(1 - p_drop), and the life ends when the
+    hazards used add up past E. Given the life so far, that happens at this review with
+    probability 1 - exp(-h) = 1 - (1 - p_churn)(1 - p_drop), as one Bernoulli draw per review
+    would; but a strategy that gives a consumer more (or fewer) reviews moves the churn to
+    another review of the same consumer instead of drawing it anew, which keeps churn paired
+    under common random numbers. Returns (churned, dropped_out)."""
+    if p_churn <= 0.0 and p_drop <= 0.0:
+        return False, False
+    me = lc.records[i]
+    left = float(me["churn_left"])
+    life = int(me["flags"]) >> LIFE_SHIFT
+    if np.isnan(left):
+        left = -np.log(rs.uniform(key, i, life, THRESHOLD_SLOT))
+    left += np.log1p(-p_churn) + np.log1p(-p_drop)
+    if left > 0.0:
+        me["churn_left"] = np.float32(left)
+        return False, False
+    me["churn_left"] = np.nan
+    me["flags"] = (me["flags"] & ~LIFE_MASK) | np.uint8(((life + 1) & 63) << LIFE_SHIFT)
+    # The cause, with the probabilities of satisfaction churn first, then drop-out.
+    total = 1.0 - (1.0 - p_churn) * (1.0 - p_drop)
+    return True, rs.uniform(key, i, j, CAUSE_SLOT) * total >= p_churn
+
+
+@njit(cache=True, _nrt=False)
 def on_churn(i, j, t, inw, lc: LifecycleState, key) -> float:
-    """Consumer ``i`` churns at ``t`` (journey ``j``): the time they come back, inf if never."""
+    """Consumer ``i`` churns at ``t`` (journey ``j``): the time they come back, inf if never.
+    The delay is keyed by the life that ended, so that it is paired across strategies."""
+    me = lc.records[i]
     if inw:
-        lc.records[i]["flags"] |= CHURNED_IN_WINDOW
+        me["flags"] |= CHURNED_IN_WINDOW
     mean = lc.params.winback_days
     if not np.isfinite(mean):
         return np.inf
-    return t - mean * np.log(rs.uniform(key, i, j, WINBACK_DELAY_SLOT))
+    life = (int(me["flags"]) >> LIFE_SHIFT) - 1
+    return t - mean * np.log(rs.uniform(key, i, life & 63, WINBACK_DELAY_SLOT))
 
 
 @njit(cache=True, _nrt=False)

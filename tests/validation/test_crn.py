@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
+from builders import merge
 
 from omnisim.experiments.compare import compare
+from omnisim.scenario.schema import Scenario
+from omnisim.simulation import Simulation
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,3 +44,95 @@ def test_crn_narrows_the_revenue_difference_at_least_twice(scenario: str, strate
     ratio = half_width(ind.table, strategy, "revenue") / half_width(crn.table, strategy, "revenue")
     print(f"{scenario} {strategy}: independent / CRN half-width = {ratio:.2f}")
     assert ratio >= 2.0
+
+
+# ------------------------------------------------------- how tight CRN can be
+
+
+def _decisions(sc, tmp_path, name, salt=0):
+    """(consumer, journey number) -> bought, for every need event of one replication's trail
+    that comes early enough to end before the horizon."""
+    path = tmp_path / f"{name}.parquet"
+    Simulation(sc, 0, trail_path=path, salt=salt).run()
+    trail = pq.read_table(path, columns=["time", "consumer", "event"]).to_pandas()
+    trail["event"] = trail.event.astype(str)
+    trail = trail[trail.event.isin(["need", "purchase"])].sort_values(
+        ["consumer", "time"], kind="stable"
+    )
+    # A consumer has one journey at a time: a purchase belongs to the latest need before it.
+    need = trail.event == "need"
+    trail["journey"] = need.groupby(trail.consumer).cumsum()
+    needs = trail[need & (trail.time < sc.horizon_days - 5.0)]
+    needs = needs.set_index(["consumer", "journey"]).index
+    bought = trail[~need].groupby(["consumer", "journey"]).size() > 0
+    return bought.reindex(needs, fill_value=False)
+
+
+def test_crn_couples_each_decision_as_tightly_as_any_pairing_can(tmp_path) -> None:
+    """A price cut under CRN: every need that ends in a purchase at the higher price also ends
+    in one at the lower price (the outside option is the first interval of the choice
+    uniform, so a better offer only shrinks it). That is the comonotone (Frechet-Hoeffding)
+    coupling, the pairing of two Bernoulli outcomes with the least variance of their
+    difference, delta (1 - delta) for purchase probabilities p0, p1 and delta = p1 - p0. So
+    independent / CRN interval widths cannot exceed about sqrt((p0 q0 + p1 q1) /
+    (delta (1 - delta))) for a strategy that changes conversion, whatever the streams: 1.7
+    for fmcg_flattening's `flatten` (docs/experiments.md, "How far CRN can narrow").
+
+    Feedback from one purchase to later decisions (habits, awareness lift, ratings, churn,
+    stock) is off, so each need is the same decision in both arms; with independent streams
+    the nesting fails for a large share of the needs, so the test has power."""
+    base = {
+        "name": "coupling",
+        "horizon_days": 60.0,
+        "warmup_days": 0.0,
+        "seed": 11,
+        "market": {"consumers": 2000, "regions": [{"name": "r", "population_share": 1.0}]},
+        "product": {"list_price": 10.0, "unit_cost": 4.0},
+        "segments": [
+            {
+                "name": "s",
+                "share": 1.0,
+                "need": {"mean_interval_days": 6, "cv": 0.5},
+                "price_sensitivity": 5.0,
+                "outside_utility": 1.0,
+                "rating_sensitivity": 0.0,
+                "awareness": 0.9,
+                "habits": {"mall": 0.5},
+            }
+        ],
+        "channels": [{"name": "mall", "type": "own_online", "nodes": ["dc"]}],
+        "nodes": [
+            {
+                "name": "dc",
+                "kind": "warehouse",
+                "region": "r",
+                "initial_stock": 10**9,
+                "replenishment": {"review_days": 7, "lead_time_days": 1, "order_up_to": 10**9},
+            }
+        ],
+        "journey": {
+            "habits": {"learning_rate": 0.0, "decay": 0.0},
+            "churn": {"probability": 0.0},
+            "aware_after_purchase": False,
+            "purchase_awareness_lift": 0.0,
+        },
+    }
+    cut = merge(base, {"channels": [dict(base["channels"][0], price_index=0.85)]})
+    b0 = _decisions(Scenario.model_validate(base), tmp_path, "list")
+    b1 = _decisions(Scenario.model_validate(cut), tmp_path, "cut")
+    # Needs are exogenous, but a need that falls during a journey comes when it ends, so the
+    # arms' last needs come at different times (the earliest horizon is kept, see above).
+    both = b0.index.intersection(b1.index)
+    assert len(both) > 0.9 * max(len(b0), len(b1))
+    b0, b1 = b0[both], b1[both]
+    n, p0, p1 = len(b0), b0.mean(), b1.mean()
+    assert n > 15_000 and 0.2 < p0 < p1 - 0.05  # a real effect on many decisions
+    assert not (b0 & ~b1).any()  # nested: a purchase at the list price is one at the cut
+    delta = (b1 & ~b0).mean()
+    assert delta == pytest.approx(p1 - p0)
+    # With independent streams a list-price purchase is not one at the cut price for about
+    # p0 (1 - p1) of the needs (each consumer's draws are independent between the arms).
+    b1_ind = _decisions(Scenario.model_validate(cut), tmp_path, "cut-ind", salt=1)
+    both = b0.index.intersection(b1_ind.index)
+    wrong = (b0[both] & ~b1_ind[both]).mean()
+    assert wrong > 0.5 * p0 * (1 - p1)

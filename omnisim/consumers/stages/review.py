@@ -9,6 +9,7 @@ import numpy as np
 from numba import njit
 
 from omnisim.consumers import hooks
+from omnisim.consumers import lifecycle as lcm
 from omnisim.consumers.population import CHURNED
 from omnisim.consumers.stages.common import end_journey, in_window, row, schedule
 from omnisim.engine import ledger as lg
@@ -35,7 +36,7 @@ def review(i, t, k, sched, trail, counts, do_trail):
         - w.sat_queue * pop.queue_days[i] * 24.0
         + w.sat_noise * rs.normal(keys[rs.REVIEW], i, j, 0)
     )
-    u_post, u_churn = rs.uniform2(keys[rs.REVIEW], i, j, 1)
+    u_post, _ = rs.uniform2(keys[rs.REVIEW], i, j, 1)
     hooks.after_use(i, sat, k)
     acc, lwin = led.acc, led.window
     inw = in_window(lwin, t)
@@ -63,11 +64,14 @@ def review(i, t, k, sched, trail, counts, do_trail):
             habit[i, b] += w.habit_lr * (1.0 - habit[i, b])
         else:
             habit[i, b] *= 1.0 - w.habit_decay
-    churn = sat < w.churn_threshold and u_churn < w.churn_p
-    if not churn and hooks.drops_out(i, j, k):
-        churn = True
-        if inw:
-            acc[lg.DROPPED_OUT] += 1.0
+    # Churn after a bad experience, or drop-out: one threshold per life (`churns`), so the
+    # churn stays paired across strategies.
+    p_churn = w.churn_p if sat < w.churn_threshold else 0.0
+    churn, dropped = lcm.churns(
+        i, j, p_churn, hooks.dropout_probability(i, k), k.lifecycle, keys[rs.REVIEW]
+    )
+    if dropped and inw:
+        acc[lg.DROPPED_OUT] += 1.0
     if churn:
         if inw:
             acc[lg.CHURNED] += 1.0

@@ -16,7 +16,7 @@ import pytest
 from builders import ROOT, compiled_only, scenario
 
 from omnisim.api import simulate
-from omnisim.consumers.lifecycle import CustomerLifecycle, LifecycleState
+from omnisim.consumers.lifecycle import CustomerLifecycle, LifecycleState, churns
 from omnisim.engine import state
 from omnisim.engine.ledger import Ledger
 from omnisim.metrics.kpis import lifecycle_kpis, media_spend_by_channel
@@ -401,3 +401,55 @@ def test_clv_at_dealer_network_stores_is_the_brands_wholesale_margin(tmp_path):
     assert mine.node.isin(supplied).any() and (~mine.node.isin(supplied)).any()
     assert r.ledger["clv_cohort"] == len(cohort) > 100
     assert r.kpis["clv"] == pytest.approx(margin.sum() / len(cohort), rel=1e-9)
+
+
+# ------------------------------------------------------------------ churn thresholds
+
+
+def test_churn_threshold_keeps_the_per_review_law_and_pairs_across_arms(small):
+    """`churns` spends one Exp(1) threshold per life: given the life so far, a review ends it
+    with probability 1 - (1 - p_churn)(1 - p_drop), its cause is a drop-out with probability
+    (1 - p_churn) p_drop / that, and lives follow one another with fresh thresholds. Checked on
+    reviews whose probabilities change from one review to the next; and a consumer whose
+    reviews fall in other journeys churns at the same review."""
+    n = 20_000
+    led = Ledger(6, 4, small.warmup_days, small.horizon_days, 7.0)
+    lc = CustomerLifecycle(small, n, led)
+    st = lc.state()
+    key = np.uint64(0x5EED)
+    p_c = np.array([0.3, 0.0, 0.1, 0.6])
+    p_d = np.array([0.0, 0.2, 0.05, 0.1])
+    ended = np.zeros((4, 3))  # per review step: still alive before, churned, dropped out
+    for i in range(n):
+        for j in range(4):  # the first life's first four reviews
+            ended[j, 0] += 1
+            churned, dropped = churns(i, j, p_c[j], p_d[j], st, key)
+            if churned:
+                ended[j, 1 + int(dropped)] += 1
+                break
+    total = 1 - (1 - p_c) * (1 - p_d)
+    rate = (ended[:, 1] + ended[:, 2]) / ended[:, 0]
+    se = np.sqrt(total * (1 - total) / ended[:, 0])
+    assert np.all(np.abs(rate - total) < 4 * se), (rate, total)
+    drop_share = ended[:, 2] / (ended[:, 1] + ended[:, 2])
+    want = (1 - p_c) * p_d / total
+    se = np.sqrt(np.clip(want * (1 - want), 0, None) / (ended[:, 1] + ended[:, 2]))
+    # (exactly 0 and 1 where one of the causes has no hazard)
+    assert np.all(np.abs(drop_share - want) <= 4 * se + 1e-12), (drop_share, want)
+    # A second life starts with a fresh threshold: the same law again.
+    lives = lc.records["flags"] >> 2
+    second = np.flatnonzero(lives == 1)
+    assert len(second) == int(ended[:, 1:].sum())
+    again = sum(churns(int(i), 99, 0.3, 0.0, st, key)[0] for i in second)
+    assert abs(again / len(second) - 0.3) < 4 * math.sqrt(0.21 / len(second))
+    # Pairing: a consumer who reviews in other journeys (a strategy changed which needs end in
+    # a purchase) churns at the same review, counted by hazard: at its 1st to 40th review of
+    # hazard 0.1, whichever journeys they are; one Bernoulli draw per journey would not.
+    a = CustomerLifecycle(small, 2000, led).state()
+    b = CustomerLifecycle(small, 2000, led).state()
+
+    def reviews_to_churn(i, journeys, lc):
+        return next((m for m, j in enumerate(journeys) if churns(i, j, 0.1, 0.0, lc, key)[0]), -1)
+
+    for i in range(2000):
+        assert reviews_to_churn(i, range(0, 80, 2), a) == reviews_to_churn(i, range(1, 41), b)
