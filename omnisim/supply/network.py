@@ -566,8 +566,12 @@ class SupplyNetwork:
         ev._value = None
         ev.callbacks.append(lambda _e: self._snapshot())
         env.schedule(ev, URGENT, max(self.window.warmup - env.now, 0.0))
-        for k, s in enumerate(self.nodes):
-            if s.kind != "brand":
+        # Children before parents (the nodes are in level order, each after its parent): at a
+        # time several nodes review, an order a child places reaches its parent before the
+        # parent's own review, which counts it (Chen et al. 2000: the stages of a period act
+        # from the retailer up, with no information delay).
+        for k in reversed(range(len(self.nodes))):
+            if self.nodes[k].kind != "brand":
                 env.process(self._review(k))
         if self.exit is not None:
             env.process(self._exit_snapshots())

@@ -307,3 +307,55 @@ def test_terminal_counts_what_consumers_ask() -> None:
 def test_a_scenario_without_network_has_no_network_records(small) -> None:
     result = Simulation(small).run()
     assert "network" not in result.ledger
+
+
+def test_a_dealer_counts_the_orders_placed_at_its_own_review_time() -> None:
+    """Stores and their dealer review weekly at the same instants. The stores' orders of that
+    instant reach the dealer before its own review (children review first), so its order-up-to
+    level F (L / R + 1) + safety covers the week: on constant demand the dealer never runs
+    short. Were the dealer to review first, the week's orders would meet S - D on hand and it
+    would run short by D (1 - L / R) - safety = 0.61 D every week."""
+    data = small_market(horizon_days=200.0)
+    week = 7 * 24  # units a week at each terminal: one an hour
+    data["network"] = {
+        "levels": [
+            {
+                "name": "city",
+                "review_days": 7,
+                "shortage": "lost",
+                "lead_time": {"mean_days": 2, "distribution": "fixed"},
+                "policy": {
+                    "forecast_periods": 4,
+                    "safety_units": 3 * week // 10,
+                    "initial_forecast": 3 * week,
+                },
+            }
+        ],
+        "dealers": [{"name": "city_n", "level": "city", "region": "north"}],
+    }
+    for node in data["nodes"]:
+        if node["kind"] == "store":
+            node["supplier"] = "city_n"
+            node["replenishment"] = {
+                "review_days": 7,
+                "lead_time_days": 1,
+                "policy": {"forecast_periods": 4, "safety_units": 60, "initial_forecast": week},
+            }
+    sc = scenario_from_dict(data)
+    net = SupplyNetwork(sc)
+    env = simpy.Environment()
+    net.start(env)
+    terminals = [s.name for s in net.nodes if s.kind == "terminal"]
+    assert len(terminals) == 3
+
+    def consumers():
+        while True:
+            yield env.timeout(1 / 24)
+            for name in terminals:
+                net.demand(name, 1)
+
+    env.process(consumers())
+    env.run(until=200)
+    city = net.records()["nodes"]["city_n"]
+    assert city["units_asked"] > 20 * 3 * week
+    assert city["short_orders"] == 0 and city["lost_units"] == 0
