@@ -26,7 +26,8 @@ the neutral value at once.
 10. `after_purchase` (purchase): lifecycle (recruitment, activity, CLV margin), word of mouth
     (a buyer becomes an adopter), heterogeneity (the purchase count that tells a repeat).
 11. `after_use` (review): word of mouth (the valence of the consumer's talks).
-12. `dropout_probability` (review): heterogeneity (drop-out after a repeat purchase).
+12. `churns` (review): lifecycle (the life's churn threshold), heterogeneity (drop-out after a
+    repeat purchase).
 13. `after_churn` (review, churn): lifecycle (the win-back time).
 
 Adding a mechanism: its module declares its state (with `build` and `off`) and its compiled
@@ -186,10 +187,13 @@ def after_use(i, sat, k):
 
 
 @njit(cache=True, inline="always", _nrt=False)
-def dropout_probability(i, k) -> float:
-    """12. Probability that consumer ``i`` leaves the brand after this purchase if not churned
-    for satisfaction: heterogeneity (drop-out after a repeat purchase)."""
-    return ht.dropout_probability(i, k.taste)
+def churns(i, j, p_churn, k):
+    """12. Whether consumer ``i``'s review of journey ``j`` ends their life with the brand:
+    churn with probability ``p_churn`` (a bad experience), else drop-out after a repeat
+    purchase (heterogeneity), drawn on the life's threshold (lifecycle). Returns (churned,
+    dropped_out)."""
+    p_drop = ht.dropout_probability(i, k.taste)
+    return lcm.churns(i, j, p_churn, p_drop, k.lifecycle, k.keys[rs.REVIEW])
 
 
 @njit(cache=True, inline="always", _nrt=False)

@@ -9,7 +9,6 @@ import numpy as np
 from numba import njit
 
 from omnisim.consumers import hooks
-from omnisim.consumers import lifecycle as lcm
 from omnisim.consumers.population import CHURNED
 from omnisim.consumers.stages.common import end_journey, in_window, row, schedule
 from omnisim.engine import ledger as lg
@@ -64,12 +63,10 @@ def review(i, t, k, sched, trail, counts, do_trail):
             habit[i, b] += w.habit_lr * (1.0 - habit[i, b])
         else:
             habit[i, b] *= 1.0 - w.habit_decay
-    # Churn after a bad experience, or drop-out: one threshold per life (`churns`), so the
+    # Churn after a bad experience, or drop-out: one threshold per life (`lifecycle.churns`), so the
     # churn stays paired across strategies.
     p_churn = w.churn_p if sat < w.churn_threshold else 0.0
-    churn, dropped = lcm.churns(
-        i, j, p_churn, hooks.dropout_probability(i, k), k.lifecycle, keys[rs.REVIEW]
-    )
+    churn, dropped = hooks.churns(i, j, p_churn, k)
     if dropped and inw:
         acc[lg.DROPPED_OUT] += 1.0
     if churn:
