@@ -1,19 +1,26 @@
 """Common random numbers on the example scenarios where they used to fail (docs/experiments.md,
 "Common random numbers, measured"): media and word of mouth (`media_membership`, moving the TV
-budget to KOLs) and the dealer network (`fmcg_flattening`, a shorter chain). With 10
-replications per side, the paired interval of the revenue difference must be at least twice as
-narrow as with independent streams.
+budget to KOLs) and the dealer network (`fmcg_flattening`, a shorter chain at the old shelf
+price). With 10 replications per side, the paired interval of the revenue difference must be
+at least twice as narrow as with independent streams.
 
 The ratio of two interval widths is a ratio of two sample standard deviations with 9 degrees
 of freedom each: its log has a standard deviation of about sqrt(2 / 18) = 0.33. Measured on
-these scenarios at their full size the ratios are 3.3 (media) and 2.9 (network), so 2 lies
-1.5 and 1.1 of those below the measurements: what CRN must deliver, not a tuned bound. The
-seeds are the files' own, so the test is deterministic. Before the draws were keyed per adopter
-and per supply node, the ratios were 2.3 and 1.8 (0.67 and 0.88 in the issue that asked for
-this, before the media and forgetting changes)."""
+these scenarios at their full size the ratio is 2.9 for the media case, so 2 lies 1.1 of those
+below it: what CRN must deliver, not a tuned bound. In the network case the consumers meet the
+same prices and, with the chain's stock ample, the same shelves, so under CRN every
+replication's revenue is the same to the cent and the ratio is infinite; any draw the chain
+left unpaired that reached a consumer would show. The seeds are the files' own, so the test is
+deterministic. Before the draws were keyed per adopter, per supply node and per life (churn),
+the ratios were 2.3 and 1.8 (0.67 and 0.88 in the issue that asked for this).
+
+`flatten` itself (the saving passed on, a third more purchases) is not asserted at 2: pairing
+the choices cannot do better than about 2.0 there (the last test below), and it measures 2.3
+with 10 replications and 1.9 with 20."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -41,7 +48,8 @@ def test_crn_narrows_the_revenue_difference_at_least_twice(scenario: str, strate
     path = ROOT / "scenarios" / f"{scenario}.yaml"
     crn = compare(path, ["baseline", strategy], reps=10, executor="serial")
     ind = compare(path, ["baseline", strategy], reps=10, executor="serial", independent=True)
-    ratio = half_width(ind.table, strategy, "revenue") / half_width(crn.table, strategy, "revenue")
+    paired = half_width(crn.table, strategy, "revenue")
+    ratio = half_width(ind.table, strategy, "revenue") / paired if paired > 0 else math.inf
     print(f"{scenario} {strategy}: independent / CRN half-width = {ratio:.2f}")
     assert ratio >= 2.0
 
@@ -73,10 +81,10 @@ def test_crn_couples_each_decision_as_tightly_as_any_pairing_can(tmp_path) -> No
     in one at the lower price (the outside option is the first interval of the choice
     uniform, so a better offer only shrinks it). That is the comonotone (Frechet-Hoeffding)
     coupling, the pairing of two Bernoulli outcomes with the least variance of their
-    difference, delta (1 - delta) for purchase probabilities p0, p1 and delta = p1 - p0. So
-    independent / CRN interval widths cannot exceed about sqrt((p0 q0 + p1 q1) /
-    (delta (1 - delta))) for a strategy that changes conversion, whatever the streams: 1.7
-    for fmcg_flattening's `flatten` (docs/experiments.md, "How far CRN can narrow").
+    difference, delta (1 - delta) for purchase probabilities p0, p1 and delta = p1 - p0. So,
+    for the choices alone, independent / CRN interval widths cannot exceed about
+    sqrt((p0 q0 + p1 q1) / (delta (1 - delta))), whatever the streams: 2.0 for
+    fmcg_flattening's `flatten` (docs/experiments.md, "How far CRN can narrow").
 
     Feedback from one purchase to later decisions (habits, awareness lift, ratings, churn,
     stock) is off, so each need is the same decision in both arms; with independent streams
