@@ -252,7 +252,7 @@ def on_purchase(i, t, c, margin, inw, lc: LifecycleState, acc, ch_acc):
 def churns(i, j, p_churn, p_drop, lc: LifecycleState, key):
     """Whether consumer ``i``'s review of journey ``j`` ends its life with the brand, and
     whether as a drop-out: it churns with probability ``p_churn`` (a bad experience), else
-    drops out with probability ``p_drop`` (docs/model.md, "Customer lifecycle: churn").
+    drops out with probability ``p_drop`` (docs/model.md, section 16, "How the churn is drawn").
 
     Each life has one Exp(1) threshold E, keyed by the consumer and its life number; a review
     uses up the hazard h = -ln(1 - p_churn) - ln(1 - p_drop), and the life ends when the
